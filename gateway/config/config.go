@@ -1,0 +1,201 @@
+// Package config holds the gateway's settings and the flag set that parses
+// them. It is a package of its own so that the operator can check the
+// arguments it generates against the very flags the gateway defines.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts the environment-variable twin of every flag:
+// --kafka-brokers is also QAAS_KAFKA_BROKERS.
+const EnvPrefix = "QAAS_"
+
+// Config is everything the gateway needs to run.
+type Config struct {
+	ListenAddress   string
+	TLSCertFile     string
+	TLSKeyFile      string
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+
+	KafkaBrokers       []string
+	KafkaSASLMechanism string
+	KafkaTLS           bool
+	KafkaCAFile        string
+	KafkaVersion       string
+
+	// CredentialsDir, when set, is a directory of users (a mounted Secret):
+	// the gateway checks passwords itself before logging in to Kafka.
+	// When empty, the supplied username and password are the Kafka login.
+	CredentialsDir string
+
+	MaxRequestBytes     int64
+	MaxMessageBytes     int
+	MaxBatchMessages    int
+	MaxResponseBytes    int
+	ConsumerIdleTimeout time.Duration
+	ClientIdleTimeout   time.Duration
+	LoginRate           float64
+
+	EmbeddedKafka bool
+	DataDir       string
+}
+
+// SASL mechanisms the gateway can use to log in to Kafka.
+const (
+	SASLScramSHA512 = "SCRAM-SHA-512"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLPlain       = "PLAIN"
+)
+
+// NewFlagSet returns the gateway's flags bound to cfg, with their defaults
+// already stored in cfg.
+func NewFlagSet(cfg *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.StringVar(&cfg.ListenAddress, "listen-address", ":8443", "address the HTTP(S) server listens on")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate for HTTPS; without it the gateway serves plain HTTP (for use behind a TLS-terminating ingress)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for in-flight requests to finish")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+
+	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers (host:port)", func(s string) error {
+		cfg.KafkaBrokers = splitList(s)
+		return nil
+	})
+	fs.StringVar(&cfg.KafkaSASLMechanism, "kafka-sasl-mechanism", SASLScramSHA512, "SASL mechanism for Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+	fs.BoolVar(&cfg.KafkaTLS, "kafka-tls", false, "connect to Kafka over TLS")
+	fs.StringVar(&cfg.KafkaCAFile, "kafka-ca-file", "", "PEM CA bundle that signs the Kafka brokers' certificates (implies --kafka-tls)")
+	fs.StringVar(&cfg.KafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version to speak (the oldest broker version in the cluster)")
+
+	fs.StringVar(&cfg.CredentialsDir, "credentials-dir", "", "directory of users (a mounted Secret: files <user>.username and <user>.password); when empty, the supplied username and password are used as the Kafka login")
+
+	fs.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", 10<<20, "largest request body accepted, in bytes (larger is 413)")
+	fs.IntVar(&cfg.MaxMessageBytes, "max-message-bytes", 1000000, "largest single message value accepted, in bytes (larger is 413); keep it at or below the topics' max.message.bytes")
+	fs.IntVar(&cfg.MaxBatchMessages, "max-batch-messages", 1000, "most messages accepted in one produce request (more is 413)")
+	fs.IntVar(&cfg.MaxResponseBytes, "max-response-bytes", 8<<20, "a consume response stops adding messages once their values reach this many bytes (it always holds at least one)")
+	fs.DurationVar(&cfg.ConsumerIdleTimeout, "consumer-idle-timeout", 5*time.Minute, "a consumer group member unused for this long commits and leaves its group")
+	fs.DurationVar(&cfg.ClientIdleTimeout, "client-idle-timeout", 10*time.Minute, "a user's Kafka client unused for this long is closed")
+	fs.Float64Var(&cfg.LoginRate, "login-rate", 20, "new Kafka logins allowed per second across all users; beyond it requests get 429")
+
+	fs.BoolVar(&cfg.EmbeddedKafka, "embedded-kafka", false, "run an in-process Kafka-protocol broker (SASL and ACLs on) with a demo tenant, and print how to use it")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "with --embedded-kafka: keep the broker's data, the demo password and the certificate in this directory across restarts")
+	return fs
+}
+
+// Parse reads args, then fills every flag not given on the command line
+// from its environment-variable twin, then validates the result.
+// Output (usage, errors) goes to out.
+func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
+	cfg := &Config{}
+	fs := NewFlagSet(cfg)
+	fs.SetOutput(out)
+	fs.Usage = func() { PrintUsage(fs, out) }
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// EnvName is the environment variable that stands in for a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// PrintUsage lists every flag with its environment-variable twin.
+func PrintUsage(fs *flag.FlagSet, out io.Writer) {
+	fmt.Fprintf(out, "Usage: gateway [flags]\n\nServes the qaas HTTP API over Kafka. Every flag can also be set by the environment variable shown.\n\n")
+	var flags []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
+	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
+	for _, f := range flags {
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(out, "  --%s  [%s]\n      %s%s\n", f.Name, EnvName(f.Name), f.Usage, def)
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file must be given together"))
+	}
+	if c.EmbeddedKafka {
+		if len(c.KafkaBrokers) > 0 {
+			errs = append(errs, errors.New("--embedded-kafka runs its own broker: do not also give --kafka-brokers"))
+		}
+		if c.CredentialsDir != "" {
+			errs = append(errs, errors.New("--embedded-kafka uses its demo user's Kafka login: do not also give --credentials-dir"))
+		}
+	} else {
+		if len(c.KafkaBrokers) == 0 {
+			errs = append(errs, errors.New("--kafka-brokers is required (or --embedded-kafka for a local demo)"))
+		}
+		if c.DataDir != "" {
+			errs = append(errs, errors.New("--data-dir only applies with --embedded-kafka"))
+		}
+	}
+	switch c.KafkaSASLMechanism {
+	case SASLScramSHA512, SASLScramSHA256, SASLPlain:
+	default:
+		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism %q is not one of SCRAM-SHA-512, SCRAM-SHA-256, PLAIN", c.KafkaSASLMechanism))
+	}
+	if c.KafkaCAFile != "" {
+		c.KafkaTLS = true
+	}
+	if c.MaxRequestBytes <= 0 || c.MaxMessageBytes <= 0 || c.MaxBatchMessages <= 0 || c.MaxResponseBytes <= 0 {
+		errs = append(errs, errors.New("--max-request-bytes, --max-message-bytes, --max-batch-messages and --max-response-bytes must be positive"))
+	}
+	if c.ConsumerIdleTimeout <= 0 || c.ClientIdleTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--consumer-idle-timeout, --client-idle-timeout and --shutdown-timeout must be positive"))
+	}
+	if c.LoginRate <= 0 {
+		errs = append(errs, errors.New("--login-rate must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

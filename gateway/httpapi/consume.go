@@ -1,0 +1,194 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/IBM/sarama"
+)
+
+const (
+	// DefaultLimit is the number of messages a GET returns at most when
+	// ?limit= is not given.
+	DefaultLimit = 10
+	// MaxLimit is the largest ?limit= accepted.
+	MaxLimit = 1000
+	// MaxTimeout is the longest ?timeout= (long poll) accepted.
+	MaxTimeout = 30 * time.Second
+	// DefaultGroup is the consumer group used when ?group= is not given;
+	// the Kafka group is "<username>.<group>".
+	DefaultGroup = "default"
+)
+
+// groupName is what ?group= accepts: it becomes part of a Kafka group id.
+var groupName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,100}$`)
+
+// consumed is one message of a consume response.
+type consumed struct {
+	Topic     string       `json:"Topic"`
+	Partition int32        `json:"Partition"`
+	Offset    int64        `json:"Offset"`
+	Timestamp time.Time    `json:"Timestamp"`
+	Key       *string      `json:"Key,omitempty"`
+	Value     *string      `json:"Value"`
+	Headers   []jsonHeader `json:"Headers,omitempty"`
+	// Encoding is "base64" when Key, Value and header values are base64:
+	// on request (?encoding=base64), or because one of them is not valid
+	// UTF-8 and would otherwise be mangled.
+	Encoding string `json:"Encoding,omitempty"`
+}
+
+type consumeParams struct {
+	limit        int
+	timeout      time.Duration
+	group        string
+	raw          bool
+	base64Values bool
+}
+
+func parseConsumeParams(q url.Values) (consumeParams, error) {
+	p := consumeParams{limit: DefaultLimit, group: DefaultGroup}
+	var err error
+	if v := q.Get("limit"); v != "" {
+		n, convErr := strconv.Atoi(v)
+		if convErr != nil || n < 1 || n > MaxLimit {
+			return p, badRequest(fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit))
+		}
+		p.limit = n
+	}
+	if v := q.Get("timeout"); v != "" {
+		if p.timeout, err = parseTimeout(v); err != nil {
+			return p, err
+		}
+	}
+	if v := q.Get("group"); v != "" {
+		if !groupName.MatchString(v) {
+			return p, badRequest("group must be 1 to 100 characters among letters, digits, '.', '_' and '-'")
+		}
+		p.group = v
+	}
+	if p.raw, err = rawFormat(q.Get("format")); err != nil {
+		return p, err
+	}
+	if p.base64Values, err = base64Encoding(q.Get("encoding")); err != nil {
+		return p, err
+	}
+	if p.raw {
+		p.limit = 1
+	}
+	return p, nil
+}
+
+// parseTimeout reads a long-poll timeout: seconds ("5", "0.5") or a
+// duration ("500ms", "2s").
+func parseTimeout(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		secs, convErr := strconv.ParseFloat(v, 64)
+		if convErr != nil {
+			return 0, badRequest("timeout must be seconds (such as 5) or a duration (such as 500ms)")
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d < 0 || d > MaxTimeout {
+		return 0, badRequest(fmt.Sprintf("timeout must be between 0 and %s", MaxTimeout))
+	}
+	return d, nil
+}
+
+// consume handles GET /topic/{topic}: up to ?limit= messages for the
+// user's consumer group, each handed out once.
+func (s *server) consume(w http.ResponseWriter, r *http.Request) {
+	if err := s.doConsume(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *server) doConsume(w http.ResponseWriter, r *http.Request) error {
+	topic := r.PathValue("topic")
+	if err := validTopic(topic); err != nil {
+		return err
+	}
+	p, err := parseConsumeParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	user, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	defer s.Pool.Release(user)
+	if err := user.CheckTopic(topic); err != nil {
+		return err
+	}
+	msgs, commit, err := user.Consume(r.Context(), topic, user.Name+"."+p.group, p.limit, s.Limits.MaxResponseBytes, p.timeout)
+	if err != nil {
+		return err
+	}
+	s.metrics.consumed.Add(float64(len(msgs)))
+	if p.raw {
+		writeRaw(w, msgs)
+	} else {
+		out := make([]consumed, len(msgs))
+		for i, m := range msgs {
+			out[i] = encodeConsumed(m, p.base64Values)
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+	if len(msgs) > 0 {
+		commit()
+	}
+	return nil
+}
+
+// writeRaw answers with one message's value as the body, or 204 when there
+// is none.
+func writeRaw(w http.ResponseWriter, msgs []*sarama.ConsumerMessage) {
+	if len(msgs) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	m := msgs[0]
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Kafka-Topic", m.Topic)
+	h.Set("Kafka-Partition", strconv.Itoa(int(m.Partition)))
+	h.Set("Kafka-Offset", strconv.FormatInt(m.Offset, 10))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(m.Value)
+}
+
+func encodeConsumed(m *sarama.ConsumerMessage, base64Values bool) consumed {
+	useBase64 := base64Values || !utf8.Valid(m.Value) || !utf8.Valid(m.Key)
+	for _, h := range m.Headers {
+		useBase64 = useBase64 || !utf8.Valid(h.Value)
+	}
+	text := func(b []byte) string {
+		if useBase64 {
+			return base64.StdEncoding.EncodeToString(b)
+		}
+		return string(b)
+	}
+	c := consumed{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Timestamp: m.Timestamp}
+	if m.Key != nil {
+		k := text(m.Key)
+		c.Key = &k
+	}
+	if m.Value != nil {
+		v := text(m.Value)
+		c.Value = &v
+	}
+	for _, h := range m.Headers {
+		c.Headers = append(c.Headers, jsonHeader{Key: string(h.Key), Value: text(h.Value)})
+	}
+	if useBase64 {
+		c.Encoding = "base64"
+	}
+	return c
+}

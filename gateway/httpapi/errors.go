@@ -1,0 +1,107 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"qaas.dev/qaas/gateway/kafka"
+)
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Status  int    `json:"status"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// requestError is a problem with the request itself.
+type requestError struct {
+	status  int
+	message string
+}
+
+func (e *requestError) Error() string { return e.message }
+
+func badRequest(message string) *requestError {
+	return &requestError{status: http.StatusBadRequest, message: message}
+}
+
+func tooLarge(message string) *requestError {
+	return &requestError{status: http.StatusRequestEntityTooLarge, message: message}
+}
+
+// Seconds a client is asked to wait before retrying.
+const (
+	retryAfterUnavailable = 5
+	retryAfterThrottled   = 1
+)
+
+// writeError answers with the status and message err calls for.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, message := http.StatusInternalServerError, "internal error"
+	var reqErr *requestError
+	var kafkaErr *kafka.Error
+	switch {
+	case errors.As(err, &reqErr):
+		status, message = reqErr.status, reqErr.message
+	case errors.As(err, &kafkaErr):
+		status, message = kafkaStatus(kafkaErr.Kind), kafkaErr.Message
+		s.metrics.kafkaErrors.WithLabelValues(kindLabel(kafkaErr.Kind)).Inc()
+	}
+	switch status {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterThrottled))
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Basic realm="qaas", charset="UTF-8"`)
+	}
+	if status >= 500 {
+		s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+	}
+	writeJSON(w, status, errorBody{Status: status, Error: http.StatusText(status), Message: message})
+}
+
+func kafkaStatus(k kafka.Kind) int {
+	switch k {
+	case kafka.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case kafka.KindForbidden:
+		return http.StatusForbidden
+	case kafka.KindNotFound:
+		return http.StatusNotFound
+	case kafka.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case kafka.KindBadRequest:
+		return http.StatusBadRequest
+	case kafka.KindThrottled:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusServiceUnavailable
+}
+
+func kindLabel(k kafka.Kind) string {
+	switch k {
+	case kafka.KindUnauthenticated:
+		return "unauthenticated"
+	case kafka.KindForbidden:
+		return "forbidden"
+	case kafka.KindNotFound:
+		return "not_found"
+	case kafka.KindTooLarge:
+		return "too_large"
+	case kafka.KindBadRequest:
+		return "bad_request"
+	case kafka.KindThrottled:
+		return "throttled"
+	}
+	return "unavailable"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"qaas.dev/qaas/gateway/kafka"
+)
+
+// produceMessage is one element of a produce request's JSON array. Only
+// Value is required, as in OVH's API; the others are extensions.
+type produceMessage struct {
+	Key       *string      `json:"Key"`
+	Value     *string      `json:"Value"`
+	Headers   []jsonHeader `json:"Headers"`
+	Partition *int32       `json:"Partition"`
+}
+
+// jsonHeader is a Kafka record header in JSON. A list keeps duplicate keys,
+// which Kafka allows.
+type jsonHeader struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// bodyLimits bounds what one produce request may hold.
+type bodyLimits struct {
+	maxMessageBytes  int
+	maxBatchMessages int
+}
+
+// decodeProduceBody turns a JSON produce body into messages. With
+// base64Values, Key, Value and header values are base64 (standard
+// alphabet), so any bytes can be sent.
+func decodeProduceBody(body []byte, base64Values bool, limits bodyLimits) ([]kafka.Message, error) {
+	var elements []json.RawMessage
+	if err := strictDecode(body, &elements); err != nil {
+		return nil, badRequest("body must be a JSON array of messages such as [{\"Value\": \"hello\"}] (or use ?format=raw to send the body as one message): " + describeJSONError(err))
+	}
+	if len(elements) == 0 {
+		return nil, badRequest("body holds no message: send at least one, such as [{\"Value\": \"hello\"}]")
+	}
+	if len(elements) > limits.maxBatchMessages {
+		return nil, tooLarge(fmt.Sprintf("body holds %d messages, more than the %d allowed in one request", len(elements), limits.maxBatchMessages))
+	}
+	msgs := make([]kafka.Message, len(elements))
+	for i, raw := range elements {
+		m, err := decodeMessage(raw, base64Values, limits)
+		if err != nil {
+			var reqErr *requestError
+			if errors.As(err, &reqErr) {
+				reqErr.message = fmt.Sprintf("message %d: %s", i+1, reqErr.message)
+			}
+			return nil, err
+		}
+		msgs[i] = m
+	}
+	return msgs, nil
+}
+
+func decodeMessage(raw json.RawMessage, base64Values bool, limits bodyLimits) (kafka.Message, error) {
+	var pm produceMessage
+	if err := strictDecode(raw, &pm); err != nil {
+		return kafka.Message{}, badRequest("must be an object with a string Value (and optionally Key, Headers, Partition): " + describeJSONError(err))
+	}
+	if pm.Value == nil {
+		return kafka.Message{}, badRequest("Value is required and must be a string")
+	}
+	value, err := decodeText(*pm.Value, base64Values, "Value")
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	if len(value) > limits.maxMessageBytes {
+		return kafka.Message{}, tooLarge(fmt.Sprintf("Value is %d bytes, more than the %d allowed", len(value), limits.maxMessageBytes))
+	}
+	m := kafka.Message{Value: value, Partition: -1}
+	if pm.Key != nil {
+		if m.Key, err = decodeText(*pm.Key, base64Values, "Key"); err != nil {
+			return kafka.Message{}, err
+		}
+	}
+	for j, h := range pm.Headers {
+		if h.Key == "" {
+			return kafka.Message{}, badRequest(fmt.Sprintf("header %d has an empty Key", j+1))
+		}
+		v, err := decodeText(h.Value, base64Values, fmt.Sprintf("header %q", h.Key))
+		if err != nil {
+			return kafka.Message{}, err
+		}
+		m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: v})
+	}
+	if pm.Partition != nil {
+		if *pm.Partition < 0 {
+			return kafka.Message{}, badRequest(fmt.Sprintf("Partition %d is negative", *pm.Partition))
+		}
+		m.Partition = *pm.Partition
+	}
+	return m, nil
+}
+
+func decodeText(s string, base64Values bool, what string) ([]byte, error) {
+	if !base64Values {
+		return []byte(s), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, badRequest(what + " is not valid base64 (?encoding=base64 was given)")
+	}
+	return b, nil
+}
+
+// strictDecode decodes exactly one JSON value, refusing unknown fields (a
+// misspelt "Valeu" is an error, not a silently empty message) and anything
+// after the value.
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	if _, err := dec.Token(); err == nil {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// describeJSONError turns a decoding error into a sentence without Go type
+// names.
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return fmt.Sprintf("field %s must not be a JSON %s", typeErr.Field, typeErr.Value)
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("found a JSON %s", typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("invalid JSON at byte %d: %v", syntaxErr.Offset, err)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}

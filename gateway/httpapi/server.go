@@ -1,0 +1,102 @@
+// Package httpapi is the gateway's HTTP API: OVH Queue's produce and
+// consume calls on /topic/{topic}, plus health, readiness and metrics.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"qaas.dev/qaas/gateway/auth"
+	"qaas.dev/qaas/gateway/kafka"
+)
+
+// Limits bound requests and responses.
+type Limits struct {
+	MaxRequestBytes  int64
+	MaxMessageBytes  int
+	MaxBatchMessages int
+	MaxResponseBytes int
+}
+
+// Deps is what the API needs.
+type Deps struct {
+	Pool *kafka.Pool
+	// Credentials, when not nil, are checked before any Kafka login; when
+	// nil, the supplied username and password are the Kafka login.
+	Credentials *auth.Credentials
+	Limits      Limits
+	// Ready reports whether Kafka is reachable.
+	Ready func() error
+	Log   *slog.Logger
+}
+
+type server struct {
+	Deps
+	metrics *metrics
+	log     *slog.Logger
+}
+
+// NewHandler returns the API with every route in one place.
+func NewHandler(d Deps) http.Handler {
+	s := &server{Deps: d, metrics: newMetrics(), log: d.Log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.produce))
+	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.consume))
+	mux.HandleFunc("/topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
+	mux.HandleFunc("GET /healthz", s.metrics.instrument("healthz", healthz))
+	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", s.metrics.instrument("other", notFound))
+	return mux
+}
+
+// topicName is what Kafka accepts as a topic name.
+var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+func validTopic(topic string) error {
+	if !topicName.MatchString(topic) || topic == "." || topic == ".." {
+		return badRequest("topic name must be 1 to 249 characters among letters, digits, '.', '_' and '-'")
+	}
+	return nil
+}
+
+// authenticate returns the Kafka user the request's basic credentials log
+// in as. The caller releases it.
+func (s *server) authenticate(r *http.Request) (*kafka.User, error) {
+	name, password, ok := r.BasicAuth()
+	if !ok || name == "" {
+		return nil, &requestError{status: http.StatusUnauthorized, message: "credentials required: use HTTP basic auth (curl -u user:password)"}
+	}
+	if s.Credentials != nil && !s.Credentials.Check(name, password) {
+		return nil, &requestError{status: http.StatusUnauthorized, message: "wrong username or password"}
+	}
+	return s.Pool.Get(name, password)
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.Ready(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, errorBody{Status: http.StatusNotFound, Error: http.StatusText(http.StatusNotFound),
+		Message: "no such route: use /topic/{topic}"})
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Status: http.StatusMethodNotAllowed,
+			Error: http.StatusText(http.StatusMethodNotAllowed), Message: "use " + allow + " on " + r.URL.Path})
+	}
+}

@@ -1,0 +1,127 @@
+package kafka
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/xdg-go/scram"
+)
+
+// Options are the connection settings every user's Kafka client shares.
+type Options struct {
+	Brokers []string
+	// Mechanism is SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.
+	Mechanism string
+	// TLS, when not nil, is used for every broker connection.
+	TLS     *tls.Config
+	Version sarama.KafkaVersion
+	// MaxMessageBytes bounds one record; the producer refuses larger ones
+	// before they reach Kafka.
+	MaxMessageBytes int
+}
+
+// clientConfig is the part of a sarama configuration that logs in as user.
+func (o Options) clientConfig(user, password string) *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = "qaas-gateway"
+	c.Version = o.Version
+	c.Net.DialTimeout = 5 * time.Second
+	c.Net.ReadTimeout = 15 * time.Second
+	c.Net.WriteTimeout = 15 * time.Second
+	if o.TLS != nil {
+		c.Net.TLS.Enable = true
+		c.Net.TLS.Config = o.TLS
+	}
+	ConfigureSASL(c, o.Mechanism, user, password)
+	// A failed metadata refresh must reach the HTTP client quickly as a
+	// 503 instead of holding its request through long retries.
+	c.Metadata.Retry.Max = 2
+	c.Metadata.Retry.Backoff = 200 * time.Millisecond
+	c.Metadata.Timeout = 10 * time.Second
+	// Only the user's own topics are visible to it (ACLs), so a full
+	// refresh stays small, and it checks the login when the client starts.
+	c.Metadata.Full = true
+	c.Metadata.AllowAutoTopicCreation = false
+	return c
+}
+
+// producerConfig is the configuration of a user's shared producer client.
+func (o Options) producerConfig(user, password string) *sarama.Config {
+	c := o.clientConfig(user, password)
+	// Acknowledge a message to the HTTP client only once every in-sync
+	// replica has it, and let retries never duplicate or reorder it.
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Idempotent = true
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Retry.Max = 5
+	c.Producer.Retry.Backoff = 200 * time.Millisecond
+	c.Producer.Timeout = 10 * time.Second
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+	c.Producer.MaxMessageBytes = o.MaxMessageBytes
+	c.Producer.Partitioner = newRequestPartitioner
+	// Messages of concurrent requests share batches: while one produce
+	// request is in flight, the next batch fills up.
+	c.Producer.Flush.MaxMessages = 0
+	return c
+}
+
+// consumerConfig is the configuration of one consumer group member's client.
+func (o Options) consumerConfig(user, password string) *sarama.Config {
+	c := o.clientConfig(user, password)
+	c.Metadata.Full = false
+	// A new group starts at the oldest message, so POST then GET returns
+	// what was posted.
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// Offsets are marked when a message goes into a response. Marked
+	// offsets are committed after each response, every second, on
+	// rebalance and on close.
+	c.Consumer.Offsets.AutoCommit.Enable = true
+	c.Consumer.Offsets.AutoCommit.Interval = time.Second
+	c.Consumer.Return.Errors = true
+	c.Consumer.MaxWaitTime = 250 * time.Millisecond
+	c.Consumer.Group.Session.Timeout = 30 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = 3 * time.Second
+	c.Consumer.Group.Rebalance.Timeout = 30 * time.Second
+	return c
+}
+
+// ConfigureSASL makes c log in as user with mechanism (SCRAM-SHA-512,
+// SCRAM-SHA-256 or PLAIN).
+func ConfigureSASL(c *sarama.Config, mechanism, user, password string) {
+	c.Net.SASL.Enable = true
+	c.Net.SASL.Handshake = true
+	c.Net.SASL.User = user
+	c.Net.SASL.Password = password
+	switch mechanism {
+	case sarama.SASLTypeSCRAMSHA512:
+		c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+		c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha512.New} }
+	case sarama.SASLTypeSCRAMSHA256:
+		c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
+		c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha256.New} }
+	default:
+		c.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+	}
+}
+
+// scramClient adapts xdg-go/scram to sarama's SCRAMClient.
+type scramClient struct {
+	hash scram.HashGeneratorFcn
+	conv *scram.ClientConversation
+}
+
+func (s *scramClient) Begin(user, password, authzID string) error {
+	client, err := s.hash.NewClient(user, password, authzID)
+	if err != nil {
+		return err
+	}
+	s.conv = client.NewConversation()
+	return nil
+}
+
+func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
+func (s *scramClient) Done() bool                            { return s.conv.Done() }

@@ -1,0 +1,433 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+const (
+	// assignWait bounds how long a GET waits for its member to be given
+	// partitions (joining a group takes a few round trips).
+	assignWait = 10 * time.Second
+	// catchUpWait bounds how long a GET waits for messages Kafka is known
+	// to hold for an assigned partition but has not fetched yet.
+	catchUpWait = 5 * time.Second
+	// maxPendingPerPartition bounds fetched messages kept per partition.
+	maxPendingPerPartition = 1000
+	// retryBackoff spaces attempts to rejoin a group after an error.
+	retryBackoff = time.Second
+)
+
+type memberKey struct{ topic, group string }
+
+// member is one consumer group member kept in the gateway for a (user,
+// topic, group). Kafka assigns it partitions; it fetches their messages into
+// per-partition buffers, and GET requests take from those buffers. A
+// message's offset is marked only when it goes into a response, so messages
+// fetched but not handed out are fetched again after a restart or a
+// rebalance instead of being skipped.
+type member struct {
+	topic, groupID string
+	client         sarama.Client
+	group          sarama.ConsumerGroup
+	// offsets is the user's shared client, used to look up partition
+	// offsets: the member's own connections are held by long-poll fetches.
+	offsets     sarama.Client
+	log         *slog.Logger
+	bufferBytes int
+	cancel      context.CancelFunc
+	stopped     chan struct{}
+	commits     chan struct{}
+
+	mu sync.Mutex
+	// changed is closed and replaced on every change below, waking waiters.
+	changed      chan struct{}
+	sess         sarama.ConsumerGroupSession
+	parts        map[int32]*partitionBuffer
+	pendingBytes int
+	rotate       int
+	err          error
+	active       int
+	lastUsed     time.Time
+}
+
+// partitionBuffer holds what was fetched from one partition and not yet
+// handed out.
+type partitionBuffer struct {
+	msgs []*sarama.ConsumerMessage
+	// next is the offset Kafka gives this member next; -1 until known.
+	next int64
+	// end is the high-water mark last seen: offsets below it exist.
+	end int64
+}
+
+func (pb *partitionBuffer) behind() bool { return pb.next < 0 || pb.next < pb.end }
+
+// Consume hands out up to limit messages of topic to the user's consumer
+// group groupID (see member.Take). Once the messages are in the response,
+// the caller calls commit so that the group does not get them again.
+func (u *User) Consume(ctx context.Context, topic, groupID string, limit, maxBytes int, wait time.Duration) (msgs []*sarama.ConsumerMessage, commit func(), err error) {
+	m, err := u.member(topic, groupID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer m.use(-1)
+	msgs, err = m.Take(ctx, limit, maxBytes, wait)
+	return msgs, m.requestCommit, err
+}
+
+// member returns the user's consumer group member for (topic, group),
+// joining the group on first use. groupID is the Kafka group id.
+func (u *User) member(topic, groupID string) (*member, error) {
+	key := memberKey{topic, groupID}
+	u.membersMu.Lock()
+	defer u.membersMu.Unlock()
+	if m := u.members[key]; m != nil {
+		m.use(+1)
+		return m, nil
+	}
+	if len(u.members) >= maxMembersPerUser {
+		return nil, newError(KindThrottled, nil, "user %s has %d consumer groups open in this gateway; idle ones close after a while", u.Name, maxMembersPerUser)
+	}
+	client, err := sarama.NewClient(u.opts.Brokers, u.opts.consumerConfig(u.Name, u.password))
+	if err != nil {
+		return nil, Classify(err, "group "+groupID)
+	}
+	group, err := sarama.NewConsumerGroupFromClient(groupID, client)
+	if err != nil {
+		_ = client.Close()
+		return nil, Classify(err, "group "+groupID)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &member{
+		topic:       topic,
+		groupID:     groupID,
+		client:      client,
+		group:       group,
+		offsets:     u.client,
+		log:         u.log.With("topic", topic, "group", groupID),
+		bufferBytes: u.tuning.BufferBytes,
+		cancel:      cancel,
+		stopped:     make(chan struct{}),
+		commits:     make(chan struct{}, 1),
+		changed:     make(chan struct{}),
+	}
+	m.use(+1)
+	u.members[key] = m
+	go m.run(ctx)
+	go m.commitLoop(ctx)
+	return m, nil
+}
+
+// use counts requests working with the member, so that it is not closed
+// as idle under one of them.
+func (m *member) use(delta int) {
+	m.mu.Lock()
+	m.active += delta
+	m.lastUsed = time.Now()
+	m.mu.Unlock()
+}
+
+func (m *member) idleSince(now time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.active > 0 {
+		return 0
+	}
+	return now.Sub(m.lastUsed)
+}
+
+// broadcast wakes everyone waiting on m.changed. m.mu must be held.
+func (m *member) broadcast() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+func (m *member) run(ctx context.Context) {
+	defer close(m.stopped)
+	go func() {
+		for err := range m.group.Errors() {
+			m.setErr(err)
+		}
+	}()
+	for ctx.Err() == nil {
+		err := m.group.Consume(ctx, []string{m.topic}, m)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+			return
+		}
+		m.setErr(err)
+		select {
+		case <-time.After(retryBackoff):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (m *member) setErr(err error) {
+	m.log.Warn("consumer group error", "error", err)
+	m.mu.Lock()
+	m.err = err
+	m.broadcast()
+	m.mu.Unlock()
+}
+
+// commitLoop commits marked offsets soon after each response, one commit
+// at a time however many responses asked for one.
+func (m *member) commitLoop(ctx context.Context) {
+	for {
+		select {
+		case <-m.commits:
+		case <-ctx.Done():
+			return
+		}
+		m.mu.Lock()
+		sess := m.sess
+		m.mu.Unlock()
+		if sess != nil && sess.Context().Err() == nil {
+			sess.Commit()
+		}
+	}
+}
+
+// requestCommit asks for the offsets marked so far to be committed.
+func (m *member) requestCommit() {
+	select {
+	case m.commits <- struct{}{}:
+	default:
+	}
+}
+
+// Setup is called by sarama when the member was given its partitions.
+func (m *member) Setup(sess sarama.ConsumerGroupSession) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sess = sess
+	m.parts = map[int32]*partitionBuffer{}
+	for _, p := range sess.Claims()[m.topic] {
+		m.parts[p] = &partitionBuffer{next: -1}
+	}
+	m.pendingBytes = 0
+	m.err = nil
+	m.broadcast()
+	return nil
+}
+
+// Cleanup is called by sarama when the session ends. Messages still
+// buffered are dropped unmarked: whoever owns the partition next fetches
+// them again from the committed offset.
+func (m *member) Cleanup(sess sarama.ConsumerGroupSession) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sess == sess {
+		m.sess = nil
+		m.parts = nil
+		m.pendingBytes = 0
+		m.broadcast()
+	}
+	return nil
+}
+
+// ConsumeClaim moves one partition's messages into its buffer.
+func (m *member) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	next := claim.InitialOffset()
+	if next < 0 {
+		// No committed offset yet: the claim starts at the oldest message.
+		resolved, err := m.offsets.GetOffset(m.topic, claim.Partition(), next)
+		if err != nil {
+			resolved = 0
+		}
+		next = resolved
+	}
+	end, err := m.offsets.GetOffset(m.topic, claim.Partition(), sarama.OffsetNewest)
+	if err != nil {
+		end = next
+	}
+	m.mu.Lock()
+	if pb := m.parts[claim.Partition()]; m.sess == sess && pb != nil {
+		pb.next, pb.end = next, end
+		m.broadcast()
+	}
+	m.mu.Unlock()
+
+	for {
+		select {
+		case msg, ok := <-claim.Messages():
+			if !ok || !m.push(sess, msg, claim.HighWaterMarkOffset()) {
+				return nil
+			}
+		case <-sess.Context().Done():
+			return nil
+		}
+	}
+}
+
+// push appends msg to its partition's buffer, waiting while the buffer is
+// full. It returns false when the session ended.
+func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMessage, hwm int64) bool {
+	for {
+		m.mu.Lock()
+		if m.sess != sess {
+			m.mu.Unlock()
+			return false
+		}
+		pb := m.parts[msg.Partition]
+		if pb == nil {
+			m.mu.Unlock()
+			return false
+		}
+		if len(pb.msgs) == 0 || (len(pb.msgs) < maxPendingPerPartition && m.pendingBytes < m.bufferBytes) {
+			pb.msgs = append(pb.msgs, msg)
+			m.pendingBytes += len(msg.Value)
+			pb.next = msg.Offset + 1
+			pb.end = max(pb.end, hwm)
+			m.broadcast()
+			m.mu.Unlock()
+			return true
+		}
+		changed := m.changed
+		m.mu.Unlock()
+		select {
+		case <-changed:
+		case <-sess.Context().Done():
+			return false
+		}
+	}
+}
+
+// take hands out up to limit buffered messages, stopping early once their
+// values reach maxBytes (but always giving at least one), and marks them.
+// m.mu must be held and m.sess set.
+func (m *member) take(limit, maxBytes int) []*sarama.ConsumerMessage {
+	ids := make([]int32, 0, len(m.parts))
+	for p := range m.parts {
+		ids = append(ids, p)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var out []*sarama.ConsumerMessage
+	bytes := 0
+	// Start at a different partition each time so none is starved.
+	m.rotate++
+	for i := range ids {
+		pb := m.parts[ids[(i+m.rotate)%len(ids)]]
+		for len(pb.msgs) > 0 && len(out) < limit {
+			msg := pb.msgs[0]
+			if len(out) > 0 && bytes+len(msg.Value) > maxBytes {
+				break
+			}
+			pb.msgs[0] = nil
+			pb.msgs = pb.msgs[1:]
+			bytes += len(msg.Value)
+			out = append(out, msg)
+			m.sess.MarkMessage(msg, "")
+		}
+	}
+	if len(out) > 0 {
+		m.pendingBytes -= bytes
+		m.broadcast()
+	}
+	return out
+}
+
+// Take hands out up to limit messages. It waits up to wait for a first
+// message; and, whatever wait is, for the member to be assigned and for
+// messages Kafka already holds for its partitions, within bounds.
+func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Duration) ([]*sarama.ConsumerMessage, error) {
+	start := time.Now()
+	pollDeadline := start.Add(wait)
+	assignDeadline := start.Add(assignWait)
+	catchUpDeadline := start.Add(max(wait, catchUpWait))
+	refreshed := false
+	for {
+		m.mu.Lock()
+		sess, lastErr := m.sess, m.err
+		behind := false
+		var parts []int32
+		if sess != nil {
+			if out := m.take(limit, maxBytes); len(out) > 0 {
+				m.mu.Unlock()
+				return out, nil
+			}
+			for p, pb := range m.parts {
+				behind = behind || pb.behind()
+				parts = append(parts, p)
+			}
+		}
+		changed := m.changed
+		m.mu.Unlock()
+
+		var deadline time.Time
+		switch {
+		case sess == nil:
+			// sarama retries joining by itself; an error here is one
+			// it gave up on since the member last had partitions.
+			if lastErr != nil {
+				return nil, Classify(lastErr, "group "+m.groupID)
+			}
+			deadline = assignDeadline
+		case behind:
+			deadline = catchUpDeadline
+		case !refreshed:
+			// Messages may have arrived since the last fetch: ask Kafka
+			// where each partition ends before answering "nothing".
+			refreshed = true
+			m.refreshEnds(sess, parts)
+			continue
+		default:
+			deadline = pollDeadline
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			if sess != nil {
+				return nil, nil
+			}
+			return nil, newError(KindUnavailable, nil, "the consumer group %s is still being assigned partitions", m.groupID)
+		}
+		timer := time.NewTimer(remaining)
+		select {
+		case <-changed:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		}
+		timer.Stop()
+	}
+}
+
+// refreshEnds reads the high-water marks of parts from Kafka.
+func (m *member) refreshEnds(sess sarama.ConsumerGroupSession, parts []int32) {
+	for _, p := range parts {
+		end, err := m.offsets.GetOffset(m.topic, p, sarama.OffsetNewest)
+		if err != nil {
+			m.log.Debug("reading partition end", "partition", p, "error", err)
+			continue
+		}
+		m.mu.Lock()
+		if pb := m.parts[p]; m.sess == sess && pb != nil && end > pb.end {
+			pb.end = end
+			m.broadcast()
+		}
+		m.mu.Unlock()
+	}
+}
+
+// close leaves the group; the session's end commits the marked offsets.
+func (m *member) close() {
+	m.cancel()
+	<-m.stopped
+	if err := m.group.Close(); err != nil {
+		m.log.Warn("leaving consumer group", "error", err)
+	}
+	if err := m.client.Close(); err != nil && !errors.Is(err, sarama.ErrClosedClient) {
+		m.log.Warn("closing consumer client", "error", err)
+	}
+}

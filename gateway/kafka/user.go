@@ -1,0 +1,158 @@
+package kafka
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// topicCheckTTL is how long a topic found to exist and be visible to a user
+// is not asked about again. Kafka still enforces its ACLs on every request.
+const topicCheckTTL = 30 * time.Second
+
+// maxMembersPerUser bounds the consumer groups one user can keep open in a
+// gateway, so that ?group= cannot grow memory and connections without end.
+const maxMembersPerUser = 100
+
+// User is one Kafka login: a sarama client shared by all of that user's
+// requests, the producer built on it, and the user's consumer group members.
+type User struct {
+	Name     string
+	password string
+	opts     Options
+	log      *slog.Logger
+	tuning   Tuning
+
+	client sarama.Client
+
+	producerMu     sync.RWMutex
+	producer       sarama.AsyncProducer
+	producerClosed bool
+	resultsDone    chan struct{}
+
+	topicsMu sync.Mutex
+	topics   map[string]time.Time
+
+	membersMu sync.Mutex
+	members   map[memberKey]*member
+
+	// Guarded by the pool's lock.
+	passwordHash [32]byte
+	refs         int
+	lastUsed     time.Time
+	retired      bool
+}
+
+// login opens a client for name and checks the password with Kafka.
+func login(opts Options, tuning Tuning, log *slog.Logger, name, password string) (*User, error) {
+	cfg := opts.producerConfig(name, password)
+	client, err := sarama.NewClient(opts.Brokers, cfg)
+	if err != nil {
+		if loginRefused(opts, cfg, err) {
+			return nil, newError(KindUnauthenticated, err, "Kafka refused the username and password")
+		}
+		return nil, Classify(err, "login")
+	}
+	return &User{
+		Name:     name,
+		password: password,
+		opts:     opts,
+		tuning:   tuning,
+		log:      log.With("user", name),
+		client:   client,
+		topics:   map[string]time.Time{},
+		members:  map[memberKey]*member{},
+	}, nil
+}
+
+// CheckTopic asks Kafka whether topic exists and is visible to the user:
+// Kafka answers "not authorized" both for topics the user may not see and
+// for absent topics whose name the user may not describe.
+func (u *User) CheckTopic(topic string) error {
+	u.topicsMu.Lock()
+	checked, ok := u.topics[topic]
+	u.topicsMu.Unlock()
+	if ok && time.Since(checked) < topicCheckTTL {
+		return nil
+	}
+	broker := u.client.LeastLoadedBroker()
+	if broker == nil {
+		return newError(KindUnavailable, sarama.ErrOutOfBrokers, "Kafka is unavailable: no broker reachable")
+	}
+	resp, err := broker.GetMetadata(sarama.NewMetadataRequest(u.opts.Version, []string{topic}))
+	if err != nil {
+		// Drop the connection so that the next request dials again.
+		_ = broker.Close()
+		return Classify(err, "topic "+topic)
+	}
+	if len(resp.Topics) != 1 {
+		return newError(KindUnavailable, nil, "Kafka is unavailable: no metadata for topic %s", topic)
+	}
+	if kerr := resp.Topics[0].Err; kerr != sarama.ErrNoError {
+		return Classify(kerr, "topic "+topic)
+	}
+	u.topicsMu.Lock()
+	u.topics[topic] = time.Now()
+	u.topicsMu.Unlock()
+	return nil
+}
+
+// ensureProducer starts the user's producer on first use. It is not started
+// at login: an idempotent producer needs Write on some topic, which a
+// read-only user does not have.
+func (u *User) ensureProducer() error {
+	u.producerMu.RLock()
+	ready, closed := u.producer != nil, u.producerClosed
+	u.producerMu.RUnlock()
+	if ready {
+		return nil
+	}
+	if closed {
+		return newError(KindUnavailable, sarama.ErrClosedClient, "the gateway is shutting down")
+	}
+	u.producerMu.Lock()
+	defer u.producerMu.Unlock()
+	if u.producer != nil {
+		return nil
+	}
+	p, err := sarama.NewAsyncProducerFromClient(u.client)
+	if err != nil {
+		if errors.Is(err, sarama.ErrClusterAuthorizationFailed) {
+			return newError(KindForbidden, err, "user %s may not write to any topic", u.Name)
+		}
+		return Classify(err, "producer")
+	}
+	u.producer = p
+	u.resultsDone = make(chan struct{})
+	go deliverResults(p, u.resultsDone)
+	return nil
+}
+
+// close stops the user's consumer group members (committing what they
+// handed out), flushes the producer and closes the client.
+func (u *User) close() {
+	u.membersMu.Lock()
+	members := u.members
+	u.members = map[memberKey]*member{}
+	u.membersMu.Unlock()
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Go(m.close)
+	}
+	wg.Wait()
+
+	u.producerMu.Lock()
+	u.producerClosed = true
+	p, done := u.producer, u.resultsDone
+	u.producerMu.Unlock()
+	if p != nil {
+		p.AsyncClose()
+		<-done
+	}
+	if err := u.client.Close(); err != nil && !errors.Is(err, sarama.ErrClosedClient) {
+		u.log.Warn("closing Kafka client", "error", err)
+	}
+}

@@ -1,0 +1,70 @@
+// Command gateway serves the qaas HTTP API (OVH Queue's contract) over
+// Kafka: a tenant POSTs and GETs messages with a username and password,
+// and the gateway produces and consumes as that tenant's Kafka user.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"qaas.dev/qaas/gateway/config"
+	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/gateway/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: flags and environment in, logs to stderr, the
+// demo instructions to stdout, until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Parse(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	var demo *embedded.Demo
+	if cfg.EmbeddedKafka {
+		if demo, err = embedded.StartDemo(cfg.DataDir, cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return err
+		}
+		defer demo.Close()
+		cfg.KafkaBrokers = []string{demo.Broker.Addr}
+		cfg.TLSCertFile, cfg.TLSKeyFile = demo.CertFile, demo.KeyFile
+		log.Info("embedded Kafka started", "address", demo.Broker.Addr, "sasl", "SCRAM-SHA-512", "acls", true)
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		return err
+	}
+	gw, err := server.New(cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if demo != nil {
+		if err := demo.PrintInstructions(stdout, ln.Addr(), cfg.TLSCertFile != ""); err != nil {
+			return err
+		}
+	}
+	return gw.Serve(ctx, ln)
+}
