@@ -1,0 +1,281 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"qaas.dev/qaas/gateway/config"
+	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/gateway/server"
+	"qaas.dev/qaas/internal/selfsigned"
+)
+
+// Two tenants, named as the operator names them.
+const (
+	topicA  = "team-a.app.orders" // one partition: order is total
+	topicA3 = "team-a.app.events" // three partitions
+	userA   = "team-a.app.admin"
+	readerA = "team-a.app.reader"
+	topicB  = "team-b.app.orders"
+	userB   = "team-b.app.admin"
+)
+
+// testBroker is an embedded broker (SASL SCRAM-SHA-512 and ACLs on) with
+// tenants A and B provisioned, and the passwords of their users.
+type testBroker struct {
+	*embedded.Broker
+	passwords map[string]string
+	opts      embedded.BrokerOptions
+}
+
+func startBroker(t *testing.T, opts embedded.BrokerOptions) *testBroker {
+	t.Helper()
+	opts.AdminPassword = rand.Text()
+	b, err := embedded.StartBroker(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	tb := &testBroker{Broker: b, opts: opts, passwords: map[string]string{
+		userA: rand.Text(), readerA: rand.Text(), userB: rand.Text(),
+	}}
+	tb.provision(t)
+	return tb
+}
+
+func (tb *testBroker) provision(t *testing.T) {
+	t.Helper()
+	err := tb.Provision(embedded.Tenant{
+		Prefix: "team-a.app.",
+		Topics: map[string]int32{topicA: 1, topicA3: 3},
+		Users: []embedded.TenantUser{
+			{Name: userA, Password: tb.passwords[userA], Role: embedded.RoleReadWrite},
+			{Name: readerA, Password: tb.passwords[readerA], Role: embedded.RoleRead},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tb.Provision(embedded.Tenant{
+		Prefix: "team-b.app.",
+		Topics: map[string]int32{topicB: 1},
+		Users:  []embedded.TenantUser{{Name: userB, Password: tb.passwords[userB], Role: embedded.RoleReadWrite}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restart starts a stopped broker again on the same port with the same
+// data directory.
+func (tb *testBroker) restart(t *testing.T) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(tb.Addr)
+	opts := tb.opts
+	opts.Port, _ = strconv.Atoi(port)
+	b, err := embedded.StartBroker(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	tb.Broker = b
+}
+
+// gateway is a gateway serving HTTPS on a loopback port.
+type gateway struct {
+	URL    string
+	client *http.Client
+	stop   func()
+}
+
+// startGateway runs a gateway against tb with the given extra flags,
+// parsed by the gateway's own flag set, and waits until it is healthy.
+func startGateway(t *testing.T, tb *testBroker, extraArgs ...string) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	cert, err := selfsigned.New("localhost", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writeFile(t, certFile, cert.CertPEM)
+	writeFile(t, keyFile, cert.KeyPEM)
+	args := append([]string{
+		"--kafka-brokers", tb.Addr,
+		"--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--log-level", "warn",
+	}, extraArgs...)
+	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	gw, err := server.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Serve(ctx, ln) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("gateway shutdown: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(cert.CertPEM)
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
+	g := &gateway{URL: "https://" + ln.Addr().String(), client: &http.Client{Transport: transport, Timeout: 60 * time.Second}, stop: stop}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := g.client.Get(g.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return g
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway never became healthy: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testWriter sends logs to the test's log, shown when a test fails.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// response is an HTTP answer read in full.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	proto  string
+}
+
+// do sends a request with basic auth; contentType "" sends none.
+func (g *gateway) do(t *testing.T, method, path, user, password, contentType string, body []byte) response {
+	t.Helper()
+	req, err := http.NewRequest(method, g.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b, proto: resp.Proto}
+}
+
+// curlForm is what `curl -d` sends.
+const curlForm = "application/x-www-form-urlencoded"
+
+func (g *gateway) post(t *testing.T, user, password, path, body string) response {
+	t.Helper()
+	return g.do(t, http.MethodPost, path, user, password, curlForm, []byte(body))
+}
+
+func (g *gateway) get(t *testing.T, user, password, path string) response {
+	t.Helper()
+	return g.do(t, http.MethodGet, path, user, password, "", nil)
+}
+
+// message is a consumed message as the API returns it.
+type message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp time.Time
+	Key       *string
+	Value     *string
+	Headers   []struct{ Key, Value string }
+	Encoding  string
+}
+
+// placement is a produced message's place as the API returns it.
+type placement struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// apiError is an error body.
+type apiError struct {
+	Status  int
+	Error   string
+	Message string
+}
+
+func decode[T any](t *testing.T, r response) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("decoding %q (status %d): %v", r.body, r.status, err)
+	}
+	return v
+}
+
+func expectStatus(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+}
+
+func values(msgs []message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = *m.Value
+	}
+	return out
+}
+
+// embeddedDefaults is a broker on any free port, state in memory.
+func embeddedDefaults() embedded.BrokerOptions { return embedded.BrokerOptions{} }
