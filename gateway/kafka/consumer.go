@@ -378,8 +378,11 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 		case !refreshed:
 			// Messages may have arrived since the last fetch: ask Kafka
 			// where each partition ends before answering "nothing".
+			// An empty answer needs Kafka to confirm there is nothing.
 			refreshed = true
-			m.refreshEnds(sess, parts)
+			if err := m.refreshEnds(sess, parts); err != nil {
+				return nil, Classify(err, "topic "+m.topic)
+			}
 			continue
 		default:
 			deadline = pollDeadline
@@ -404,12 +407,11 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 }
 
 // refreshEnds reads the high-water marks of parts from Kafka.
-func (m *member) refreshEnds(sess sarama.ConsumerGroupSession, parts []int32) {
+func (m *member) refreshEnds(sess sarama.ConsumerGroupSession, parts []int32) error {
 	for _, p := range parts {
 		end, err := m.offsets.GetOffset(m.topic, p, sarama.OffsetNewest)
 		if err != nil {
-			m.log.Debug("reading partition end", "partition", p, "error", err)
-			continue
+			return err
 		}
 		m.mu.Lock()
 		if pb := m.parts[p]; m.sess == sess && pb != nil && end > pb.end {
@@ -418,6 +420,7 @@ func (m *member) refreshEnds(sess sarama.ConsumerGroupSession, parts []int32) {
 		}
 		m.mu.Unlock()
 	}
+	return nil
 }
 
 // close leaves the group; the session's end commits the marked offsets.
