@@ -1,0 +1,80 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestEveryFlagHasAnEnvironmentTwin(t *testing.T) {
+	cfg, err := Parse([]string{"--max-batch-messages", "7"}, env(map[string]string{
+		"QAAS_KAFKA_BROKERS":         "k1:9092, k2:9092",
+		"QAAS_KAFKA_SASL_MECHANISM":  "SCRAM-SHA-256",
+		"QAAS_CONSUMER_IDLE_TIMEOUT": "90s",
+		"QAAS_MAX_BATCH_MESSAGES":    "9", // the flag wins
+		"QAAS_LOG_LEVEL":             "debug",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.KafkaBrokers, ",") != "k1:9092,k2:9092" || cfg.KafkaSASLMechanism != "SCRAM-SHA-256" ||
+		cfg.ConsumerIdleTimeout != 90*time.Second || cfg.MaxBatchMessages != 7 || cfg.LogLevel.String() != "DEBUG" {
+		t.Fatalf("config %+v does not reflect flags and environment", cfg)
+	}
+
+	var usage strings.Builder
+	fs := NewFlagSet(&Config{})
+	PrintUsage(fs, &usage)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(usage.String(), "--"+f.Name+"  ["+EnvName(f.Name)+"]") {
+			t.Errorf("--help does not show --%s with %s", f.Name, EnvName(f.Name))
+		}
+	})
+}
+
+func TestInvalidConfigurationIsExplained(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"no Kafka":             {args: nil, want: "--kafka-brokers is required"},
+		"half a TLS pair":      {args: []string{"--kafka-brokers", "k:9092", "--tls-cert-file", "c.pem"}, want: "must be given together"},
+		"unknown mechanism":    {args: []string{"--kafka-brokers", "k:9092", "--kafka-sasl-mechanism", "GSSAPI"}, want: `"GSSAPI" is not one of`},
+		"embedded and brokers": {args: []string{"--embedded-kafka", "--kafka-brokers", "k:9092"}, want: "do not also give --kafka-brokers"},
+		"data dir alone":       {args: []string{"--kafka-brokers", "k:9092", "--data-dir", "/d"}, want: "--data-dir only applies"},
+		"zero limit":           {args: []string{"--kafka-brokers", "k:9092", "--max-batch-messages", "0"}, want: "must be positive"},
+		"bad environment":      {env: map[string]string{"QAAS_MAX_MESSAGE_BYTES": "lots", "QAAS_KAFKA_BROKERS": "k:9092"}, want: "QAAS_MAX_MESSAGE_BYTES"},
+		"stray argument":       {args: []string{"--kafka-brokers", "k:9092", "extra"}, want: "unexpected arguments"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(c.args, env(c.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestHelpIsNotAnError(t *testing.T) {
+	var out strings.Builder
+	_, err := Parse([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "QAAS_KAFKA_BROKERS") {
+		t.Fatalf("--help: %v, output %q", err, out.String())
+	}
+}
+
+func TestCAFileImpliesKafkaTLS(t *testing.T) {
+	cfg, err := Parse([]string{"--kafka-brokers", "k:9093", "--kafka-ca-file", "ca.pem"}, env(nil), io.Discard)
+	if err != nil || !cfg.KafkaTLS {
+		t.Fatalf("cfg %+v, err %v: want KafkaTLS on", cfg, err)
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The embedded default prints a block a user pastes into a shell; pasted
+// into bash, its three curl lines work as OVH documents them.
+func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("this test runs the printed curl lines and needs curl on the PATH")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out, printed := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--embedded-kafka", "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
+			func(string) string { return "" }, printed, io.Discard)
+		printed.Close()
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway: %v", err)
+		}
+	}()
+
+	var exports, curls []string
+	lines := bufio.NewScanner(out)
+	for len(curls) < 3 && lines.Scan() {
+		switch line := lines.Text(); {
+		case strings.HasPrefix(line, "export "):
+			exports = append(exports, line)
+		case strings.HasPrefix(line, "curl "):
+			curls = append(curls, line)
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	for _, name := range []string{"URL", "SASL_USERNAME", "SASL_PASSWORD", "TOPIC", "CURL_CA_BUNDLE"} {
+		if !strings.Contains(strings.Join(exports, "\n"), "export "+name+"=") {
+			t.Fatalf("the printed block lacks export %s=...: %q", name, exports)
+		}
+	}
+	if len(curls) != 3 {
+		t.Fatalf("the printed block has %d curl lines, want 3", len(curls))
+	}
+
+	shell := func(line string) string {
+		t.Helper()
+		script := strings.Join(exports, "\n") + "\n" + strings.Replace(line, "curl ", "curl -sS --fail-with-body --max-time 20 ", 1)
+		cmd := exec.CommandContext(ctx, "bash", "-c", script)
+		got, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", line, err, got)
+		}
+		return string(got)
+	}
+	if got := shell(curls[0]); !strings.Contains(got, `"Offset":1`) {
+		t.Fatalf("produce answered %s", got)
+	}
+	if got := shell(curls[1]); !strings.Contains(got, `"Offset":2`) {
+		t.Fatalf("raw produce answered %s", got)
+	}
+	got := shell(curls[2])
+	if !strings.Contains(got, `"Value":"first message"`) || !strings.Contains(got, `"Value":"second message"`) ||
+		strings.Index(got, "first message") > strings.Index(got, "second message") || strings.Contains(got, "complex") {
+		t.Fatalf("consume with limit=2 answered %s", got)
+	}
+	// The third message is still there for the next GET.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(got, "complex") && time.Now().Before(deadline) {
+		got = shell(curls[2])
+	}
+	if !strings.Contains(got, `{\"my\": {\"complex\": [\"json\", \"here\"]}}`) {
+		t.Fatalf("the raw message came back as %s", got)
+	}
+}
