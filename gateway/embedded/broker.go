@@ -28,6 +28,8 @@ type BrokerOptions struct {
 	AdminPassword string
 	// TLS, when set, makes the broker accept only TLS connections.
 	TLS *tls.Config
+	// ClientTLS is what the admin client trusts when TLS is set.
+	ClientTLS *tls.Config
 }
 
 // Broker is a running embedded broker.
@@ -58,14 +60,11 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded Kafka: %w", err)
 	}
-	return &Broker{Addr: c.ListenAddrs()[0], AdminPassword: o.AdminPassword, cluster: c}, nil
+	return &Broker{Addr: c.ListenAddrs()[0], AdminPassword: o.AdminPassword, cluster: c, clientTLS: o.ClientTLS}, nil
 }
 
 // Close stops the broker; with a DataDir, its state is kept there.
 func (b *Broker) Close() { b.cluster.Close() }
-
-// SetClientTLS makes the admin client connect over TLS with cfg.
-func (b *Broker) SetClientTLS(cfg *tls.Config) { b.clientTLS = cfg }
 
 // Admin opens a sarama ClusterAdmin logged in as the superuser.
 func (b *Broker) Admin() (sarama.ClusterAdmin, error) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"qaas.dev/qaas/gateway/kafka"
 )
 
 type metrics struct {
@@ -18,7 +20,7 @@ type metrics struct {
 	kafkaErrors *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(pool *kafka.Pool) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -38,7 +40,13 @@ func newMetrics() *metrics {
 			Name: "qaas_gateway_kafka_errors_total", Help: "Kafka failures returned to clients, by kind.",
 		}, []string{"kind"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors,
+	users := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "qaas_gateway_kafka_clients", Help: "Users with an open Kafka client.",
+	}, func() float64 { return float64(pool.Stats().Users) })
+	members := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "qaas_gateway_consumer_group_members", Help: "Consumer group members kept open, one per (user, topic, group).",
+	}, func() float64 { return float64(pool.Stats().Members) })
+	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, users, members,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -41,7 +41,7 @@ type server struct {
 
 // NewHandler returns the API with every route in one place.
 func NewHandler(d Deps) http.Handler {
-	s := &server{Deps: d, metrics: newMetrics(), log: d.Log}
+	s := &server{Deps: d, metrics: newMetrics(d.Pool), log: d.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.produce))
 	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.consume))

@@ -205,6 +205,29 @@ func (u *User) closeIdleMembers(now time.Time, timeout time.Duration) {
 	}
 }
 
+// Stats counts what the pool holds open.
+type Stats struct {
+	Users   int
+	Members int
+}
+
+// Stats reports the open users and consumer group members.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	users := make([]*User, 0, len(p.users))
+	for _, u := range p.users {
+		users = append(users, u)
+	}
+	p.mu.Unlock()
+	st := Stats{Users: len(users)}
+	for _, u := range users {
+		u.membersMu.Lock()
+		st.Members += len(u.members)
+		u.membersMu.Unlock()
+	}
+	return st
+}
+
 // Close stops the reaper and closes every user: members commit what they
 // handed out and leave their groups, producers flush.
 func (p *Pool) Close() {
