@@ -81,3 +81,57 @@ func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
 		t.Fatalf("the raw message came back as %s", got)
 	}
 }
+
+// With --data-dir, a restarted demo keeps its password, certificate and
+// messages.
+func TestEmbeddedDemoKeepsItsDataDir(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (exports map[string]string, stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		out, printed := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"--embedded-kafka", "--data-dir", dir, "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
+				func(string) string { return "" }, printed, io.Discard)
+			printed.Close()
+		}()
+		exports = map[string]string{}
+		lines := bufio.NewScanner(out)
+		for len(exports) < 5 && lines.Scan() {
+			if kv, ok := strings.CutPrefix(lines.Text(), "export "); ok {
+				k, v, _ := strings.Cut(kv, "=")
+				exports[k] = v
+			}
+		}
+		go func() { _, _ = io.Copy(io.Discard, out) }()
+		return exports, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("gateway: %v", err)
+			}
+		}
+	}
+	curl := func(e map[string]string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("curl", append([]string{"-sS", "--fail-with-body", "--max-time", "20", "--cacert", e["CURL_CA_BUNDLE"],
+			"-u", e["SASL_USERNAME"] + ":" + e["SASL_PASSWORD"]}, args...)...)
+		got, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %v: %v: %s", args, err, got)
+		}
+		return string(got)
+	}
+
+	first, stop := start()
+	curl(first, "-XPOST", first["URL"]+"/topic/"+first["TOPIC"], "-d", `[{"Value":"kept"}]`)
+	stop()
+
+	second, stop := start()
+	defer stop()
+	if second["SASL_PASSWORD"] != first["SASL_PASSWORD"] || second["CURL_CA_BUNDLE"] != first["CURL_CA_BUNDLE"] {
+		t.Fatal("the restarted demo has another password or certificate")
+	}
+	if got := curl(second, second["URL"]+"/topic/"+second["TOPIC"]); !strings.Contains(got, `"Value":"kept"`) {
+		t.Fatalf("after the restart the topic holds %s", got)
+	}
+}

@@ -30,6 +30,9 @@ type BrokerOptions struct {
 	TLS *tls.Config
 	// ClientTLS is what the admin client trusts when TLS is set.
 	ClientTLS *tls.Config
+	// PlainUsers are users (name to password) who log in with SASL/PLAIN;
+	// Provision grants them ACLs like any user.
+	PlainUsers map[string]string
 }
 
 // Broker is a running embedded broker.
@@ -49,6 +52,9 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 		kfake.EnableACLs(),
 		kfake.Superuser("SCRAM-SHA-512", AdminUser, o.AdminPassword),
 		kfake.ClusterID("qaas-embedded"),
+	}
+	for user, password := range o.PlainUsers {
+		opts = append(opts, kfake.User("PLAIN", user, password))
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))

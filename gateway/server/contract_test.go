@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The three calls of OVH's Queue documentation, sent as curl sends them
@@ -219,5 +220,26 @@ func TestErrorsHaveTheRightStatus(t *testing.T) {
 	got = decode[[]message](t, gw.get(t, readerA, tb.passwords[readerA], path))
 	if !slices.Equal(values(got), []string{"for the reader"}) {
 		t.Fatalf("reader got %q", values(got))
+	}
+}
+
+// A long poll waits for a message posted after it started.
+func TestLongPollWaitsForAMessage(t *testing.T) {
+	tb := startBroker(t, embeddedDefaults())
+	gw := startGateway(t, tb)
+	pass := tb.passwords[userA]
+	path := "/topic/" + topicA
+	// Join the group first, so the long poll below waits on an assigned
+	// member.
+	expectStatus(t, gw.get(t, userA, pass, path), http.StatusOK)
+
+	polled := make(chan response, 1)
+	go func() { polled <- gw.get(t, userA, pass, path+"?timeout=20") }()
+	time.Sleep(300 * time.Millisecond)
+	expectStatus(t, gw.post(t, userA, pass, path, `[{"Value":"late"}]`), http.StatusOK)
+	r := <-polled
+	expectStatus(t, r, http.StatusOK)
+	if got := values(decode[[]message](t, r)); !slices.Equal(got, []string{"late"}) {
+		t.Fatalf("long poll returned %q, want the late message", got)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,7 +128,9 @@ func startGateway(t *testing.T, tb *testBroker, extraArgs ...string) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logs := &logSink{t: t}
+	t.Cleanup(func() { logs.mustNotContain(tb.AdminPassword, tb.passwords) })
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	gw, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -166,12 +170,33 @@ func startGateway(t *testing.T, tb *testBroker, extraArgs ...string) *gateway {
 	}
 }
 
-// testWriter sends logs to the test's log, shown when a test fails.
-type testWriter struct{ t *testing.T }
+// logSink shows a gateway's logs in the test's log and checks at the end
+// that no password reached them.
+type logSink struct {
+	t   *testing.T
+	mu  sync.Mutex
+	all strings.Builder
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.all.Write(p)
+	l.mu.Unlock()
+	l.t.Log(string(bytes.TrimRight(p, "\n")))
 	return len(p), nil
+}
+
+func (l *logSink) mustNotContain(admin string, passwords map[string]string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if strings.Contains(l.all.String(), admin) {
+		l.t.Error("the admin password reached the gateway's logs")
+	}
+	for user, p := range passwords {
+		if strings.Contains(l.all.String(), p) {
+			l.t.Errorf("the password of %s reached the gateway's logs", user)
+		}
+	}
 }
 
 func writeFile(t *testing.T, path string, data []byte) {
