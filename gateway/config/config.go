@@ -9,14 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
-	"strings"
 	"time"
-)
 
-// EnvPrefix starts the environment-variable twin of every flag:
-// --kafka-brokers is also QAAS_KAFKA_BROKERS.
-const EnvPrefix = "QAAS_"
+	"qaas.dev/qaas/internal/flagenv"
+)
 
 // Config is everything the gateway needs to run.
 type Config struct {
@@ -67,7 +63,7 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 
 	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers (host:port)", func(s string) error {
-		cfg.KafkaBrokers = splitList(s)
+		cfg.KafkaBrokers = flagenv.SplitList(s)
 		return nil
 	})
 	fs.StringVar(&cfg.KafkaSASLMechanism, "kafka-sasl-mechanism", SASLScramSHA512, "SASL mechanism for Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
@@ -91,63 +87,27 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 }
 
 // Parse reads args, then fills every flag not given on the command line
-// from its environment-variable twin, then validates the result.
+// from its environment-variable twin (see flagenv), then validates the
+// result.
 // Output (usage, errors) goes to out.
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	cfg := &Config{}
 	fs := NewFlagSet(cfg)
 	fs.SetOutput(out)
-	fs.Usage = func() { PrintUsage(fs, out) }
+	fs.Usage = func() { flagenv.PrintUsage(fs, out, "Serves the qaas HTTP API over Kafka.") }
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if err := applyEnv(fs, getenv); err != nil {
+	if err := flagenv.Apply(fs, getenv); err != nil {
 		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// EnvName is the environment variable that stands in for a flag.
-func EnvName(flagName string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
-			return
-		}
-		if v := getenv(EnvName(f.Name)); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
-			}
-		}
-	})
-	return errors.Join(errs...)
-}
-
-// PrintUsage lists every flag with its environment-variable twin.
-func PrintUsage(fs *flag.FlagSet, out io.Writer) {
-	fmt.Fprintf(out, "Usage: gateway [flags]\n\nServes the qaas HTTP API over Kafka. Every flag can also be set by the environment variable shown.\n\n")
-	var flags []*flag.Flag
-	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
-	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
-	for _, f := range flags {
-		def := ""
-		if f.DefValue != "" && f.DefValue != "false" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(out, "  --%s  [%s]\n      %s%s\n", f.Name, EnvName(f.Name), f.Usage, def)
-	}
 }
 
 func (c *Config) validate() error {
@@ -188,14 +148,4 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--login-rate must be positive"))
 	}
 	return errors.Join(errs...)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

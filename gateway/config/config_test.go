@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"qaas.dev/qaas/internal/flagenv"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -30,11 +32,12 @@ func TestEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 	}
 
 	var usage strings.Builder
-	fs := NewFlagSet(&Config{})
-	PrintUsage(fs, &usage)
-	fs.VisitAll(func(f *flag.Flag) {
-		if !strings.Contains(usage.String(), "--"+f.Name+"  ["+EnvName(f.Name)+"]") {
-			t.Errorf("--help does not show --%s with %s", f.Name, EnvName(f.Name))
+	if _, err := Parse([]string{"--help"}, env(nil), &usage); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	NewFlagSet(&Config{}).VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(usage.String(), "--"+f.Name+"  ["+flagenv.Name(f.Name)+"]") {
+			t.Errorf("--help does not show --%s with %s", f.Name, flagenv.Name(f.Name))
 		}
 	})
 }

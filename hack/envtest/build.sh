@@ -34,6 +34,7 @@ if command -v flock >/dev/null 2>&1; then
 		echo "$out"
 		exit 0
 	fi
+	rm -f "$out"/.*.tmp.* # left by a build that was killed outright
 fi
 
 tmps=()

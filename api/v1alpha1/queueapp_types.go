@@ -1,0 +1,261 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// QueueApp is one application's queue: Kafka topics and users confined to
+// the application's own prefix, and an HTTPS endpoint (a gateway behind an
+// Ingress) where its users POST and GET messages with a username and
+// password. Kafka names are "<namespace>.<name>.<topic>" for topics and
+// "<namespace>.<name>.<user>" for users.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=qa;queueapps,categories=qaas
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63",message="metadata.name must be a DNS label: lowercase letters, digits and '-', at most 63 characters, no dots (it becomes part of Kafka names)"
+type QueueApp struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what the application asks for.
+	// +optional
+	Spec QueueAppSpec `json:"spec,omitempty"`
+
+	// status is what the operator has done about it.
+	// +optional
+	Status QueueAppStatus `json:"status,omitempty"`
+}
+
+// QueueAppSpec is what an application asks for.
+type QueueAppSpec struct {
+	// topics are the application's Kafka topics. Each is created in Kafka as
+	// "<namespace>.<name>.<topic name>", which is the name to use in the
+	// gateway's URL (/topic/<Kafka name>).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=100
+	Topics []TopicSpec `json:"topics,omitempty"`
+
+	// users are the application's Kafka users, each with a generated
+	// password in the credentials Secret "<name>-credentials". When empty,
+	// one user "admin" with role readwrite is created.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	Users []UserSpec `json:"users,omitempty"`
+
+	// gateway configures the Deployment that serves the HTTP API.
+	// +optional
+	Gateway GatewaySpec `json:"gateway,omitempty"`
+
+	// ingress configures how the gateway is exposed over HTTPS.
+	// +optional
+	Ingress IngressSpec `json:"ingress,omitempty"`
+
+	// deletionPolicy says what happens to the application's Kafka topics
+	// (and their messages) when the QueueApp is deleted: Retain keeps them,
+	// Delete deletes them. Users and ACLs are always removed.
+	// +optional
+	// +kubebuilder:default=Retain
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// TopicSpec is one Kafka topic.
+type TopicSpec struct {
+	// name is the topic's name within the application: letters, digits,
+	// '-' and '_'. The Kafka topic is "<namespace>.<app name>.<name>".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=100
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9_-]+$`
+	Name string `json:"name"`
+
+	// partitions is the number of partitions: how many consumers of one
+	// group can read in parallel. It can be increased, never decreased.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Partitions int32 `json:"partitions,omitempty"`
+
+	// replicationFactor is the number of copies Kafka keeps of each
+	// partition. When unset, the operator's cluster default applies.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	ReplicationFactor *int32 `json:"replicationFactor,omitempty"`
+
+	// config holds Kafka topic configuration, such as retention.ms.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=50
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// UserRole is what a user may do on the application's topics.
+// +kubebuilder:validation:Enum=read;readwrite
+type UserRole string
+
+const (
+	// RoleRead may consume from the application's topics.
+	RoleRead UserRole = "read"
+	// RoleReadWrite may also produce to them.
+	RoleReadWrite UserRole = "readwrite"
+)
+
+// UserSpec is one Kafka user.
+type UserSpec struct {
+	// name is the user's name within the application: lowercase letters,
+	// digits and '-'. The Kafka username, used for HTTP basic auth, is
+	// "<namespace>.<app name>.<name>".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// role is read (consume) or readwrite (consume and produce).
+	// +optional
+	// +kubebuilder:default=readwrite
+	Role UserRole `json:"role,omitempty"`
+}
+
+// GatewaySpec configures the gateway Deployment.
+type GatewaySpec struct {
+	// replicas is the number of gateway pods. Any pod serves any request.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// resources are the gateway container's requests and limits. When
+	// empty, modest defaults apply.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// image overrides the gateway image; by default the operator's own
+	// image, which holds the gateway too.
+	// +optional
+	Image string `json:"image,omitempty"`
+}
+
+// IngressSpec configures the Ingress in front of the gateway.
+type IngressSpec struct {
+	// host is the endpoint's host name. By default
+	// "<name>.<namespace>.<the operator's ingress domain>".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Host string `json:"host,omitempty"`
+
+	// className is the IngressClass to use. By default the operator's.
+	// +optional
+	ClassName string `json:"className,omitempty"`
+
+	// tls says where the endpoint's certificate comes from: an existing
+	// Secret, or a cert-manager issuer. When unset, the operator's default
+	// issuer is used if it has one; otherwise the operator generates a
+	// self-signed certificate, and condition TLSReady says so.
+	// +optional
+	TLS *IngressTLS `json:"tls,omitempty"`
+}
+
+// IngressTLS names exactly one source for the endpoint's certificate.
+// +kubebuilder:validation:XValidation:rule="has(self.secretName) != has(self.issuerRef)",message="ingress.tls needs exactly one of secretName (an existing TLS Secret) or issuerRef (a cert-manager issuer)"
+type IngressTLS struct {
+	// secretName is an existing kubernetes.io/tls Secret in the
+	// QueueApp's namespace.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName,omitempty"`
+
+	// issuerRef is a cert-manager Issuer or ClusterIssuer that issues the
+	// certificate into the Secret "<name>-tls".
+	// +optional
+	IssuerRef *IssuerReference `json:"issuerRef,omitempty"`
+}
+
+// IssuerReference names a cert-manager issuer.
+type IssuerReference struct {
+	// kind is Issuer (in the QueueApp's namespace) or ClusterIssuer.
+	// +optional
+	// +kubebuilder:default=ClusterIssuer
+	// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+	Kind string `json:"kind,omitempty"`
+
+	// name is the issuer's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+}
+
+// DeletionPolicy says what happens to Kafka topics on delete.
+// +kubebuilder:validation:Enum=Retain;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionRetain keeps the topics and their messages.
+	DeletionRetain DeletionPolicy = "Retain"
+	// DeletionDelete deletes the topics.
+	DeletionDelete DeletionPolicy = "Delete"
+)
+
+// Condition types of a QueueApp.
+const (
+	// ConditionReady is True when the endpoint is usable end to end.
+	ConditionReady = "Ready"
+	// ConditionGatewayReady is True when the gateway Deployment is available.
+	ConditionGatewayReady = "GatewayReady"
+	// ConditionKafkaReady is True when the topics, users and ACLs exist in
+	// Kafka as specified.
+	ConditionKafkaReady = "KafkaReady"
+	// ConditionTLSReady says where the endpoint's certificate comes from.
+	ConditionTLSReady = "TLSReady"
+)
+
+// QueueAppStatus is what the operator observed and did.
+type QueueAppStatus struct {
+	// observedGeneration is the generation of the spec last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// url is the endpoint: POST and GET <url>/topic/<Kafka topic>.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// credentialsSecret is the Secret holding each user's username and
+	// password, the URL and the Kafka topic names.
+	// +optional
+	CredentialsSecret string `json:"credentialsSecret,omitempty"`
+
+	// topics are the Kafka names of the application's topics.
+	// +optional
+	// +listType=set
+	Topics []string `json:"topics,omitempty"`
+
+	// conditions are Ready, GatewayReady, KafkaReady and TLSReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// QueueAppList is a list of QueueApps.
+// +kubebuilder:object:root=true
+type QueueAppList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []QueueApp `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&QueueApp{}, &QueueAppList{})
+}

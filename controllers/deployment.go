@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+)
+
+const (
+	// gatewayPort is the plain-HTTP port the gateway listens on; TLS ends
+	// at the Ingress.
+	gatewayPort = 8080
+	// credentialsMountPath is where the credentials Secret is mounted.
+	credentialsMountPath = "/etc/qaas/credentials"
+	// CredentialsHashAnnotation on the pod template changes with the
+	// credentials, so that pods roll and read the new ones.
+	CredentialsHashAnnotation = "queue.qaas.dev/credentials-hash"
+	// gatewayUID is the unprivileged user the gateway runs as.
+	gatewayUID = 65532
+)
+
+var defaultReplicas int32 = 2
+
+// defaultResources apply when a QueueApp sets none.
+var defaultResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("100m"),
+		corev1.ResourceMemory: resource.MustParse("64Mi"),
+	},
+	Limits: corev1.ResourceList{
+		corev1.ResourceMemory: resource.MustParse("256Mi"),
+	},
+}
+
+// GatewayArgs are the gateway's command-line flags for app: exactly flags
+// the gateway defines (a test parses them with the gateway's flag set).
+func GatewayArgs(settings Settings) []string {
+	args := []string{
+		"--listen-address=:8080",
+		"--credentials-dir=" + credentialsMountPath,
+		"--kafka-brokers=" + strings.Join(settings.Kafka.Brokers, ","),
+		"--kafka-sasl-mechanism=" + settings.Kafka.SASLMechanism,
+	}
+	if settings.Kafka.TLS {
+		args = append(args, "--kafka-tls")
+	}
+	if len(settings.Kafka.CAPEM) > 0 {
+		args = append(args, "--kafka-ca-file="+credentialsMountPath+"/"+KeyKafkaCA)
+	}
+	return args
+}
+
+// buildDeployment returns the gateway Deployment; credentialsHash is the
+// dataHash of the credentials Secret.
+func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentialsHash string) *appsv1.Deployment {
+	image := app.Spec.Gateway.Image
+	if image == "" {
+		image = settings.GatewayImage
+	}
+	replicas := ptr.Deref(app.Spec.Gateway.Replicas, defaultReplicas)
+	resources := app.Spec.Gateway.Resources
+	if len(resources.Requests) == 0 && len(resources.Limits) == 0 {
+		resources = defaultResources
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds: period,
+		}
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: labels(app)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels(app)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      labels(app),
+					Annotations: map[string]string{CredentialsHashAnnotation: credentialsHash},
+				},
+				Spec: corev1.PodSpec{
+					// The gateway never calls the Kubernetes API.
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot: ptr.To(true),
+						RunAsUser:    ptr.To[int64](gatewayUID),
+						RunAsGroup:   ptr.To[int64](gatewayUID),
+						// Lets the gateway read the 0440 credentials files.
+						FSGroup:        ptr.To[int64](gatewayUID),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:    "gateway",
+						Image:   image,
+						Command: []string{"/gateway"},
+						Args:    GatewayArgs(settings),
+						Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: gatewayPort, Protocol: corev1.ProtocolTCP}},
+						VolumeMounts: []corev1.VolumeMount{{
+							Name: "credentials", MountPath: credentialsMountPath, ReadOnly: true,
+						}},
+						LivenessProbe:  probe("/healthz", 10),
+						ReadinessProbe: probe("/readyz", 5),
+						Resources:      resources,
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							RunAsNonRoot:             ptr.To(true),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+					}},
+					Volumes: []corev1.Volume{{
+						Name: "credentials",
+						VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+							SecretName: CredentialsSecretName(app), DefaultMode: ptr.To[int32](0o440),
+						}},
+					}},
+				},
+			},
+		},
+	}
+}

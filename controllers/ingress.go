@@ -1,0 +1,68 @@
+package controllers
+
+import (
+	"errors"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+)
+
+// cert-manager's ingress-shim annotations.
+const (
+	certManagerIssuerAnnotation        = "cert-manager.io/issuer"
+	certManagerClusterIssuerAnnotation = "cert-manager.io/cluster-issuer"
+)
+
+// errNoHost is a spec the operator cannot act on until it is edited.
+var errNoHost = errors.New("spec.ingress.host is empty and the operator has no --ingress-domain to make a default host from: set spec.ingress.host")
+
+// hostOf is the endpoint's host name.
+func hostOf(app *queuev1alpha1.QueueApp, settings Settings) (string, error) {
+	if app.Spec.Ingress.Host != "" {
+		return app.Spec.Ingress.Host, nil
+	}
+	if settings.IngressDomain == "" {
+		return "", errNoHost
+	}
+	return app.Name + "." + app.Namespace + "." + settings.IngressDomain, nil
+}
+
+// buildIngress returns the Ingress that serves host over TLS from src.
+func buildIngress(app *queuev1alpha1.QueueApp, settings Settings, host string, src tlsSource) *networkingv1.Ingress {
+	className := app.Spec.Ingress.ClassName
+	if className == "" {
+		className = settings.IngressClassName
+	}
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: labels(app)},
+		Spec: networkingv1.IngressSpec{
+			TLS: []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: src.secretName}},
+			Rules: []networkingv1.IngressRule{{
+				Host: host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+					Paths: []networkingv1.HTTPIngressPath{{
+						Path:     "/",
+						PathType: ptr.To(networkingv1.PathTypePrefix),
+						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+							Name: GatewayName(app), Port: networkingv1.ServiceBackendPort{Name: "http"},
+						}},
+					}},
+				}},
+			}},
+		},
+	}
+	if className != "" {
+		ing.Spec.IngressClassName = &className
+	}
+	if src.reason == TLSFromCertManager {
+		key := certManagerClusterIssuerAnnotation
+		if src.issuer.Kind == "Issuer" {
+			key = certManagerIssuerAnnotation
+		}
+		ing.Annotations = map[string]string{key: src.issuer.Name}
+	}
+	return ing
+}

@@ -1,0 +1,322 @@
+// Package controllers holds the operator's reconciler: it turns a QueueApp
+// into its Kafka tenant and its gateway (credentials Secret, Deployment,
+// Service and Ingress with TLS).
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+)
+
+// Finalizer holds a QueueApp until its Kafka users, ACLs (and topics, with
+// deletionPolicy Delete) are gone.
+const Finalizer = "queue.qaas.dev/finalizer"
+
+// missingSecretRetry is how often a QueueApp waiting for a TLS Secret that
+// does not exist yet looks again (the operator does not watch it).
+const missingSecretRetry = time.Minute
+
+// QueueAppReconciler reconciles QueueApps.
+type QueueAppReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Settings Settings
+	// Kafka provisions tenants in Kafka; when nil, Kafka is left alone and
+	// no KafkaReady condition is reported.
+	Kafka KafkaProvisioner
+}
+
+// +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile makes the world match one QueueApp, in one pass read top to
+// bottom: finalizer, children, status.
+func (r *QueueAppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// 1. The QueueApp. When it is gone, owner references remove its
+	// children.
+	app := &queuev1alpha1.QueueApp{}
+	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := app.DeepCopy()
+
+	// 2. Deletion: clean Kafka up, then release the QueueApp.
+	if !app.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, app, before)
+	}
+	if controllerutil.AddFinalizer(app, Finalizer) {
+		if err := r.Update(ctx, app); err != nil {
+			return ctrl.Result{}, err
+		}
+		before = app.DeepCopy()
+	}
+
+	// 3. The children, then 4. the status they show.
+	result, err := r.reconcileChildren(ctx, app)
+	if statusErr := r.patchStatus(ctx, before, app); statusErr != nil && err == nil {
+		err = statusErr
+	}
+	if apierrors.IsConflict(err) {
+		// Someone else wrote meanwhile; the next pass sees their write.
+		return ctrl.Result{Requeue: true}, nil
+	}
+	return result, err
+}
+
+// reconcileChildren applies every child and records conditions on app.
+func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1alpha1.QueueApp) (ctrl.Result, error) {
+	// 3a. What the spec means here. A spec the operator cannot act on
+	// waits for an edit: no requeue.
+	host, err := hostOf(app, r.Settings)
+	if err != nil {
+		r.invalidSpec(ctx, app, err)
+		return ctrl.Result{}, nil
+	}
+	url := "https://" + host
+	src := resolveTLS(app, r.Settings)
+	result := ctrl.Result{}
+
+	// 3b. The certificate.
+	endpointCA, err := r.reconcileTLS(ctx, app, host, src)
+	if err != nil {
+		return r.failed(ctx, app, "TLSFailed", err)
+	}
+	if !isTrue(app, queuev1alpha1.ConditionTLSReady) {
+		result.RequeueAfter = missingSecretRetry
+	}
+
+	// 3c. The credentials.
+	creds, err := r.reconcileCredentials(ctx, app, url, endpointCA)
+	if err != nil {
+		return r.failed(ctx, app, "CredentialsFailed", err)
+	}
+
+	// 3d. Kafka: topics, users, ACLs.
+	if r.Kafka != nil {
+		topics, err := r.Kafka.Reconcile(ctx, app, kafkaUsers(app, creds))
+		if err != nil {
+			setCondition(app, queuev1alpha1.ConditionKafkaReady, false, "KafkaFailed", err.Error())
+			return r.failed(ctx, app, "KafkaFailed", err)
+		}
+		app.Status.Topics = topics
+		setCondition(app, queuev1alpha1.ConditionKafkaReady, true, "Provisioned", "topics, users and ACLs match the spec")
+	} else {
+		app.Status.Topics = specTopics(app)
+	}
+
+	// 3e. The gateway.
+	for _, obj := range []client.Object{
+		buildDeployment(app, r.Settings, dataHash(creds.Data)),
+		buildService(app),
+		buildIngress(app, r.Settings, host, src),
+	} {
+		if err := r.apply(ctx, app, obj); err != nil {
+			return r.failed(ctx, app, "ApplyFailed", err)
+		}
+	}
+
+	// 4. Status from what the children show.
+	if err := r.observeGateway(ctx, app); err != nil {
+		return r.failed(ctx, app, "GatewayUnknown", err)
+	}
+	app.Status.URL = url
+	app.Status.CredentialsSecret = CredentialsSecretName(app)
+	app.Status.ObservedGeneration = app.Generation
+	setReady(app, r.Kafka != nil)
+	return result, nil
+}
+
+// reconcileTLS provides the endpoint's certificate from src, returning the
+// CA clients need when it is self-signed.
+func (r *QueueAppReconciler) reconcileTLS(ctx context.Context, app *queuev1alpha1.QueueApp, host string, src tlsSource) ([]byte, error) {
+	selfSigned := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: SelfSignedTLSSecretName(app)}, selfSigned)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	exists := err == nil
+
+	if src.reason == TLSSelfSigned {
+		var existing *corev1.Secret
+		if exists {
+			existing = selfSigned
+		}
+		secret, err := buildSelfSignedSecret(app, host, existing, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if err := r.apply(ctx, app, secret); err != nil {
+			return nil, err
+		}
+		setCondition(app, queuev1alpha1.ConditionTLSReady, true, TLSSelfSigned,
+			"the endpoint serves a self-signed certificate made by the operator: clients trust it with ca.crt from Secret "+CredentialsSecretName(app))
+		return secret.Data[corev1.TLSCertKey], nil
+	}
+
+	// Another source took over: the self-signed certificate goes.
+	if exists && metav1.IsControlledBy(selfSigned, app) {
+		if err := r.Delete(ctx, selfSigned); client.IgnoreNotFound(err) != nil {
+			return nil, err
+		}
+	}
+	if src.reason == TLSFromCertManager {
+		setCondition(app, queuev1alpha1.ConditionTLSReady, true, TLSFromCertManager,
+			fmt.Sprintf("cert-manager's %s %s issues the certificate into Secret %s", src.issuer.Kind, src.issuer.Name, src.secretName))
+		return nil, nil
+	}
+	provided := &corev1.Secret{}
+	err = r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: src.secretName}, provided)
+	switch {
+	case apierrors.IsNotFound(err):
+		setCondition(app, queuev1alpha1.ConditionTLSReady, false, "SecretNotFound",
+			fmt.Sprintf("TLS Secret %s does not exist in namespace %s", src.secretName, app.Namespace))
+		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "SecretNotFound", "Reconcile", "TLS Secret %s does not exist", src.secretName)
+	case err != nil:
+		return nil, err
+	case provided.Type != corev1.SecretTypeTLS:
+		setCondition(app, queuev1alpha1.ConditionTLSReady, false, "SecretNotTLS",
+			fmt.Sprintf("Secret %s has type %s, not %s", src.secretName, provided.Type, corev1.SecretTypeTLS))
+	default:
+		setCondition(app, queuev1alpha1.ConditionTLSReady, true, TLSFromSecret, "the endpoint serves the certificate of Secret "+src.secretName)
+	}
+	return nil, nil
+}
+
+// reconcileCredentials applies the credentials Secret, keeping existing
+// passwords, and returns it.
+func (r *QueueAppReconciler) reconcileCredentials(ctx context.Context, app *queuev1alpha1.QueueApp, url string, endpointCA []byte) (*corev1.Secret, error) {
+	existing := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: CredentialsSecretName(app)}, existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		existing = nil
+	case err != nil:
+		return nil, err
+	}
+	secret := buildCredentialsSecret(app, r.Settings, url, endpointCA, existing, newPassword)
+	if err := r.apply(ctx, app, secret); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}
+
+// observeGateway sets GatewayReady from the Deployment's Available
+// condition.
+func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alpha1.QueueApp) error {
+	dep := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, dep); err != nil {
+		return err
+	}
+	if dep.Status.ObservedGeneration < dep.Generation {
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "the gateway Deployment is rolling out")
+		return nil
+	}
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			if c.Status == corev1.ConditionTrue {
+				setCondition(app, queuev1alpha1.ConditionGatewayReady, true, "Available",
+					fmt.Sprintf("%d of %d gateway pods ready", dep.Status.ReadyReplicas, ptr.Deref(dep.Spec.Replicas, 1)))
+			} else {
+				setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Unavailable", c.Message)
+			}
+			return nil
+		}
+	}
+	setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "waiting for the gateway Deployment to report availability")
+	return nil
+}
+
+// finalize removes the tenant from Kafka, then releases the QueueApp. If
+// Kafka cannot be cleaned, the QueueApp stays, and says why.
+func (r *QueueAppReconciler) finalize(ctx context.Context, app, before *queuev1alpha1.QueueApp) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(app, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if r.Kafka != nil {
+		if err := r.Kafka.Delete(ctx, app); err != nil {
+			setCondition(app, queuev1alpha1.ConditionKafkaReady, false, "DeletionBlocked",
+				"the QueueApp is kept until its Kafka users and ACLs are removed: "+err.Error())
+			r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "DeletionBlocked", "Delete", "removing the tenant from Kafka: %v", err)
+			if statusErr := r.patchStatus(ctx, before, app); statusErr != nil {
+				logf.FromContext(ctx).Error(statusErr, "recording why deletion waits")
+			}
+			return ctrl.Result{}, err
+		}
+	}
+	controllerutil.RemoveFinalizer(app, Finalizer)
+	if err := r.Update(ctx, app); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// failed records a failure everywhere it is looked for: the log, a Warning
+// event and the Ready condition. The error makes controller-runtime retry
+// with backoff.
+func (r *QueueAppReconciler) failed(ctx context.Context, app *queuev1alpha1.QueueApp, reason string, err error) (ctrl.Result, error) {
+	logf.FromContext(ctx).Error(err, "reconcile failed", "reason", reason)
+	r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, reason, "Reconcile", "%v", err)
+	setCondition(app, queuev1alpha1.ConditionReady, false, reason, err.Error())
+	return ctrl.Result{}, err
+}
+
+// invalidSpec records a spec that needs an edit; nothing is retried until
+// the QueueApp changes.
+func (r *QueueAppReconciler) invalidSpec(ctx context.Context, app *queuev1alpha1.QueueApp, err error) {
+	logf.FromContext(ctx).Info("invalid spec", "problem", err.Error())
+	r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "InvalidSpec", "Reconcile", "%v", err)
+	setCondition(app, queuev1alpha1.ConditionReady, false, "InvalidSpec", err.Error())
+	app.Status.ObservedGeneration = app.Generation
+}
+
+// SetupWithManager registers the reconciler; children are watched, so a
+// child edited or deleted by hand is put back.
+func (r *QueueAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&queuev1alpha1.QueueApp{}).
+		Owns(&corev1.Secret{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&networkingv1.Ingress{}).
+		Named("queueapp").
+		Complete(r)
+}
+
+// kafkaUsers are app's users with the passwords of the credentials Secret.
+func kafkaUsers(app *queuev1alpha1.QueueApp, creds *corev1.Secret) []KafkaUser {
+	var out []KafkaUser
+	for _, u := range usersOf(app) {
+		out = append(out, KafkaUser{Name: KafkaUserName(app, u.Name), Password: string(creds.Data[PasswordKey(u.Name)]), Role: u.Role})
+	}
+	return out
+}
+
+func specTopics(app *queuev1alpha1.QueueApp) []string {
+	var out []string
+	for _, t := range app.Spec.Topics {
+		out = append(out, KafkaTopicName(app, t.Name))
+	}
+	return out
+}

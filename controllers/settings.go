@@ -1,0 +1,38 @@
+package controllers
+
+// Settings are the platform's choices, set by the operator's flags: they
+// apply to every QueueApp and are not tenant input.
+type Settings struct {
+	// GatewayImage runs the gateway unless a QueueApp names another.
+	GatewayImage string
+	// IngressDomain makes default hosts "<app>.<namespace>.<domain>".
+	IngressDomain string
+	// IngressClassName is used unless a QueueApp names another.
+	IngressClassName string
+	// DefaultIssuer, when its Name is set, issues certificates for
+	// QueueApps that name no TLS source.
+	DefaultIssuer Issuer
+
+	// Kafka is how gateways reach Kafka.
+	Kafka KafkaConnection
+}
+
+// Issuer is a cert-manager issuer.
+type Issuer struct {
+	Kind string
+	Name string
+}
+
+// KafkaConnection is how the gateways reach the platform's Kafka.
+type KafkaConnection struct {
+	// Brokers are the bootstrap servers.
+	Brokers []string
+	// SASLMechanism is SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.
+	SASLMechanism string
+	// TLS says whether brokers speak TLS.
+	TLS bool
+	// CAPEM, when set, is the CA bundle that signs the brokers'
+	// certificates; it is copied into each credentials Secret so that
+	// gateways in tenant namespaces can read it.
+	CAPEM []byte
+}

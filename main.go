@@ -1,0 +1,170 @@
+// Command manager is the qaas operator: it reconciles QueueApps into Kafka
+// tenants and per-tenant gateways.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/controllers"
+	"qaas.dev/qaas/internal/flagenv"
+)
+
+func main() {
+	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the manager's flags.
+type options struct {
+	metricsAddr   string
+	probeAddr     string
+	leaderElect   bool
+	settings      controllers.Settings
+	kafkaCAFile   string
+	adminSecret   string
+	namespace     string
+	zap           zap.Options
+	defaultIssuer string
+}
+
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
+	fs.StringVar(&o.namespace, "operator-namespace", "", "the operator's own namespace, where the Kafka admin Secret is (set from the pod's namespace by the manifests)")
+
+	s := &o.settings
+	fs.StringVar(&s.GatewayImage, "gateway-image", "", "image of the gateway pods unless a QueueApp names one; the manifests set it to the operator's own image, which holds the gateway")
+	fs.StringVar(&s.IngressDomain, "ingress-domain", "", "default hosts are <app>.<namespace>.<ingress domain>")
+	fs.StringVar(&s.IngressClassName, "ingress-class", "", "IngressClass of the gateways' Ingresses unless a QueueApp names one; empty uses the cluster's default class")
+	fs.StringVar(&o.defaultIssuer, "default-issuer", "", "cert-manager issuer for QueueApps that name no TLS source, as ClusterIssuer/NAME or Issuer/NAME; without it such QueueApps get a self-signed certificate")
+
+	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers the gateways (and the operator) connect to", func(v string) error {
+		s.Kafka.Brokers = flagenv.SplitList(v)
+		return nil
+	})
+	fs.StringVar(&s.Kafka.SASLMechanism, "kafka-sasl-mechanism", "SCRAM-SHA-512", "SASL mechanism of Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "Kafka brokers speak TLS")
+	fs.StringVar(&o.kafkaCAFile, "kafka-ca-file", "", "PEM CA bundle of the Kafka brokers' certificates (implies --kafka-tls); copied into each tenant's credentials Secret for its gateway")
+	fs.StringVar(&o.adminSecret, "kafka-admin-secret", "", "Secret in the operator's namespace with keys username and password: the Kafka admin login used to provision tenants")
+	o.zap.BindFlags(fs)
+	return fs
+}
+
+func parseOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		flagenv.PrintUsage(fs, out, "Reconciles QueueApps into Kafka tenants and their HTTPS gateways.")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := flagenv.Apply(fs, getenv); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if o.settings.GatewayImage == "" {
+		errs = append(errs, errors.New("--gateway-image is required (the manifests set it to the operator's own image)"))
+	}
+	if len(o.settings.Kafka.Brokers) == 0 {
+		errs = append(errs, errors.New("--kafka-brokers is required"))
+	}
+	switch o.settings.Kafka.SASLMechanism {
+	case "SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN":
+	default:
+		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism %q is not one of SCRAM-SHA-512, SCRAM-SHA-256, PLAIN", o.settings.Kafka.SASLMechanism))
+	}
+	if o.defaultIssuer != "" {
+		kind, name, ok := cutIssuer(o.defaultIssuer)
+		if !ok {
+			errs = append(errs, fmt.Errorf("--default-issuer %q is not ClusterIssuer/NAME or Issuer/NAME", o.defaultIssuer))
+		}
+		o.settings.DefaultIssuer = controllers.Issuer{Kind: kind, Name: name}
+	}
+	if o.kafkaCAFile != "" {
+		ca, err := os.ReadFile(o.kafkaCAFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--kafka-ca-file: %w", err))
+		}
+		o.settings.Kafka.CAPEM = ca
+		o.settings.Kafka.TLS = true
+	}
+	return o, errors.Join(errs...)
+}
+
+func cutIssuer(v string) (kind, name string, ok bool) {
+	for _, k := range []string{"ClusterIssuer", "Issuer"} {
+		if n, found := strings.CutPrefix(v, k+"/"); found && n != "" {
+			return k, n, true
+		}
+	}
+	return "", "", false
+}
+
+// run starts the manager and blocks until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr)))
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(queuev1alpha1.AddToScheme(scheme))
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "qaas-operator.queue.qaas.dev",
+		LeaderElectionNamespace: o.namespace,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	reconciler := &controllers.QueueAppReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("qaas-operator"),
+		Settings: o.settings,
+	}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the QueueApp controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting the manager")
+	return mgr.Start(ctx)
+}
