@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -133,5 +136,23 @@ func TestEmbeddedDemoKeepsItsDataDir(t *testing.T) {
 	}
 	if got := curl(second, second["URL"]+"/topic/"+second["TOPIC"]); !strings.Contains(got, `"Value":"kept"`) {
 		t.Fatalf("after the restart the topic holds %s", got)
+	}
+}
+
+// README.md shows the gateway's flags as --help prints them.
+func TestREADMEShowsTheCurrentFlags(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var help strings.Builder
+	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, io.Discard, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	lines := strings.Split(help.String(), "\n")
+	for _, line := range lines[4:] {
+		if !strings.Contains(string(readme), line+"\n") {
+			t.Errorf("README.md lacks this line of --help: %q (paste bin/gateway --help into it)", line)
+		}
 	}
 }

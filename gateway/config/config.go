@@ -59,7 +59,7 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.ListenAddress, "listen-address", ":8443", "address the HTTP(S) server listens on")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate for HTTPS; without it the gateway serves plain HTTP (for use behind a TLS-terminating ingress)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key for --tls-cert-file")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for in-flight requests to finish")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", time.Minute, "how long a shutdown waits for in-flight requests to finish")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 
 	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers (host:port)", func(s string) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"qaas.dev/qaas/gateway/kafka"
 )
@@ -32,6 +33,9 @@ func tooLarge(message string) *requestError {
 	return &requestError{status: http.StatusRequestEntityTooLarge, message: message}
 }
 
+// statusClientClosedRequest marks requests whose client left first.
+const statusClientClosedRequest = 499
+
 // Seconds a client is asked to wait before retrying.
 const (
 	retryAfterUnavailable = 5
@@ -40,21 +44,32 @@ const (
 
 // writeError answers with the status and message err calls for.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away: nobody reads an answer, and the metrics
+		// count it as nginx does.
+		w.WriteHeader(statusClientClosedRequest)
+		return
+	}
 	status, message := http.StatusInternalServerError, "internal error"
+	retryAfter := time.Duration(0)
 	var reqErr *requestError
 	var kafkaErr *kafka.Error
 	switch {
 	case errors.As(err, &reqErr):
 		status, message = reqErr.status, reqErr.message
 	case errors.As(err, &kafkaErr):
-		status, message = kafkaStatus(kafkaErr.Kind), kafkaErr.Message
+		status, message, retryAfter = kafkaStatus(kafkaErr.Kind), kafkaErr.Message, kafkaErr.RetryAfter
 		s.metrics.kafkaErrors.WithLabelValues(kindLabel(kafkaErr.Kind)).Inc()
 	}
-	switch status {
-	case http.StatusServiceUnavailable:
+	switch {
+	case retryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
-	case http.StatusTooManyRequests:
+	case status == http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterThrottled))
+	}
+	switch status {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="qaas", charset="UTF-8"`)
 	}
@@ -78,6 +93,8 @@ func kafkaStatus(k kafka.Kind) int {
 		return http.StatusBadRequest
 	case kafka.KindThrottled:
 		return http.StatusTooManyRequests
+	case kafka.KindInternal:
+		return http.StatusInternalServerError
 	}
 	return http.StatusServiceUnavailable
 }
@@ -96,6 +113,8 @@ func kindLabel(k kafka.Kind) string {
 		return "bad_request"
 	case kafka.KindThrottled:
 		return "throttled"
+	case kafka.KindInternal:
+		return "internal"
 	}
 	return "unavailable"
 }

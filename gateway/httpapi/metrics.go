@@ -57,7 +57,7 @@ func (m *metrics) instrument(route string, next http.HandlerFunc) http.HandlerFu
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next(rec, r)
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+		m.requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(rec.status)).Inc()
 		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	}
 }
@@ -73,3 +73,13 @@ func (r *statusRecorder) WriteHeader(status int) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// methodLabel keeps the method label to a fixed set: clients choose the
+// method, and every label value is a time series kept in memory.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodHead:
+		return method
+	}
+	return "OTHER"
+}

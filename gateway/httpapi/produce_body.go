@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"qaas.dev/qaas/gateway/kafka"
 )
@@ -38,6 +39,11 @@ type bodyLimits struct {
 // base64Values, Key, Value and header values are base64 (standard
 // alphabet), so any bytes can be sent.
 func decodeProduceBody(body []byte, base64Values bool, limits bodyLimits) ([]kafka.Message, error) {
+	// JSON would silently turn invalid UTF-8 and lone surrogate escapes
+	// into U+FFFD: refuse them instead of storing other bytes than sent.
+	if !utf8.Valid(body) || hasLoneSurrogate(body) {
+		return nil, badRequest("body is not valid UTF-8 text: send bytes base64-encoded with ?encoding=base64, or as the whole body with ?format=raw")
+	}
 	var elements []json.RawMessage
 	if err := strictDecode(body, &elements); err != nil {
 		return nil, badRequest("body must be a JSON array of messages such as [{\"Value\": \"hello\"}] (or use ?format=raw to send the body as one message): " + describeJSONError(err))
@@ -75,9 +81,6 @@ func decodeMessage(raw json.RawMessage, base64Values bool, limits bodyLimits) (k
 	if err != nil {
 		return kafka.Message{}, err
 	}
-	if len(value) > limits.maxMessageBytes {
-		return kafka.Message{}, tooLarge(fmt.Sprintf("Value is %d bytes, more than the %d allowed", len(value), limits.maxMessageBytes))
-	}
 	m := kafka.Message{Value: value, Partition: -1}
 	if pm.Key != nil {
 		if m.Key, err = decodeText(*pm.Key, base64Values, "Key"); err != nil {
@@ -94,6 +97,9 @@ func decodeMessage(raw json.RawMessage, base64Values bool, limits bodyLimits) (k
 		}
 		m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: v})
 	}
+	if size := recordSize(m); size > limits.maxMessageBytes {
+		return kafka.Message{}, tooLarge(fmt.Sprintf("key, value and headers are %d bytes, more than the %d allowed", size, limits.maxMessageBytes))
+	}
 	if pm.Partition != nil {
 		if *pm.Partition < 0 {
 			return kafka.Message{}, badRequest(fmt.Sprintf("Partition %d is negative", *pm.Partition))
@@ -101,6 +107,70 @@ func decodeMessage(raw json.RawMessage, base64Values bool, limits bodyLimits) (k
 		m.Partition = *pm.Partition
 	}
 	return m, nil
+}
+
+// recordSize is what a message weighs against --max-message-bytes.
+func recordSize(m kafka.Message) int {
+	n := len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// hasLoneSurrogate says whether a JSON text holds a \uD800-\uDFFF escape
+// that is not half of a surrogate pair.
+func hasLoneSurrogate(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' || i+1 >= len(body) {
+			continue
+		}
+		if body[i+1] != 'u' {
+			i++ // an escaped character, possibly a backslash
+			continue
+		}
+		r, ok := hexRune(body, i+2)
+		if !ok {
+			continue
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+11 < len(body) && body[i+6] == '\\' && body[i+7] == 'u' {
+				if low, ok := hexRune(body, i+8); ok && low >= 0xDC00 && low <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			return true
+		}
+		i += 5
+	}
+	return false
+}
+
+// hexRune reads four hex digits at body[at:].
+func hexRune(body []byte, at int) (rune, bool) {
+	if at+4 > len(body) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range body[at : at+4] {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
 }
 
 func decodeText(s string, base64Values bool, what string) ([]byte, error) {

@@ -37,21 +37,28 @@ func TestDecodeProduceBody(t *testing.T) {
 			body: `[{"Key":"/w==","Value":"AAEC","Headers":[{"Key":"h","Value":"/v8="}]}]`, base64: true,
 			want: []kafka.Message{{Key: []byte{0xff}, Value: []byte{0, 1, 2}, Partition: -1, Headers: []kafka.Header{{Key: "h", Value: []byte{0xfe, 0xff}}}}},
 		},
-		"surrounding whitespace": {body: " \n[{\"Value\":\"a\"}]\n", want: []kafka.Message{{Value: []byte("a"), Partition: -1}}},
-		"empty body":             {body: ``, status: 400, message: "empty"},
-		"not an array":           {body: `{"Value":"a"}`, status: 400, message: "JSON array"},
-		"array of strings":       {body: `["a"]`, status: 400, message: "message 1: must be an object"},
-		"no value":               {body: `[{"Key":"a"}]`, status: 400, message: "message 1: Value is required"},
-		"null value":             {body: `[{"Value":null}]`, status: 400, message: "Value is required"},
-		"number value":           {body: `[{"Value":1}]`, status: 400, message: "field Value must not be a JSON number"},
-		"unknown field":          {body: `[{"Value":"a","Topic":"x"}]`, status: 400, message: `unknown field "Topic"`},
-		"two arrays":             {body: `[{"Value":"a"}][{"Value":"b"}]`, status: 400, message: "after the JSON value"},
-		"cut short":              {body: `[{"Value":"a"}`, status: 400, message: "cut short"},
-		"negative partition":     {body: `[{"Value":"a","Partition":-1}]`, status: 400, message: "Partition -1 is negative"},
-		"empty header key":       {body: `[{"Value":"a","Headers":[{"Value":"x"}]}]`, status: 400, message: "header 1 has an empty Key"},
-		"bad base64":             {body: `[{"Value":"%%"}]`, base64: true, status: 400, message: "Value is not valid base64"},
-		"too many messages":      {body: `[{"Value":"1"},{"Value":"2"},{"Value":"3"},{"Value":"4"},{"Value":"5"}]`, status: 413, message: "5 messages, more than the 4"},
-		"value too large":        {body: `[{"Value":"` + strings.Repeat("x", 65) + `"}]`, status: 413, message: "message 1: Value is 65 bytes, more than the 64"},
+		"surrounding whitespace":   {body: " \n[{\"Value\":\"a\"}]\n", want: []kafka.Message{{Value: []byte("a"), Partition: -1}}},
+		"empty body":               {body: ``, status: 400, message: "empty"},
+		"not an array":             {body: `{"Value":"a"}`, status: 400, message: "JSON array"},
+		"array of strings":         {body: `["a"]`, status: 400, message: "message 1: must be an object"},
+		"no value":                 {body: `[{"Key":"a"}]`, status: 400, message: "message 1: Value is required"},
+		"null value":               {body: `[{"Value":null}]`, status: 400, message: "Value is required"},
+		"number value":             {body: `[{"Value":1}]`, status: 400, message: "field Value must not be a JSON number"},
+		"unknown field":            {body: `[{"Value":"a","Topic":"x"}]`, status: 400, message: `unknown field "Topic"`},
+		"two arrays":               {body: `[{"Value":"a"}][{"Value":"b"}]`, status: 400, message: "after the JSON value"},
+		"cut short":                {body: `[{"Value":"a"}`, status: 400, message: "cut short"},
+		"negative partition":       {body: `[{"Value":"a","Partition":-1}]`, status: 400, message: "Partition -1 is negative"},
+		"empty header key":         {body: `[{"Value":"a","Headers":[{"Value":"x"}]}]`, status: 400, message: "header 1 has an empty Key"},
+		"bad base64":               {body: `[{"Value":"%%"}]`, base64: true, status: 400, message: "Value is not valid base64"},
+		"too many messages":        {body: `[{"Value":"1"},{"Value":"2"},{"Value":"3"},{"Value":"4"},{"Value":"5"}]`, status: 413, message: "5 messages, more than the 4"},
+		"value too large":          {body: `[{"Value":"` + strings.Repeat("x", 65) + `"}]`, status: 413, message: "message 1: key, value and headers are 65 bytes, more than the 64"},
+		"key and headers count":    {body: `[{"Value":"` + strings.Repeat("x", 61) + `","Key":"kk","Headers":[{"Key":"h","Value":"v"}]}]`, status: 413, message: "are 65 bytes"},
+		"invalid UTF-8":            {body: "[{\"Value\":\"a\xffb\"}]", status: 400, message: "not valid UTF-8"},
+		"lone high surrogate":      {body: `[{"Value":"\ud800"}]`, status: 400, message: "?encoding=base64"},
+		"lone low surrogate":       {body: `[{"Value":"x\udc00"}]`, status: 400, message: "not valid UTF-8"},
+		"reversed pair":            {body: `[{"Value":"\udc00\ud800"}]`, status: 400, message: "not valid UTF-8"},
+		"surrogate pair":           {body: `[{"Value":"\ud83d\ude00"}]`, want: []kafka.Message{{Value: []byte("😀"), Partition: -1}}},
+		"escaped backslash then u": {body: `[{"Value":"\\ud800"}]`, want: []kafka.Message{{Value: []byte(`\ud800`), Partition: -1}}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -130,7 +137,7 @@ func FuzzDecodeProduceBody(f *testing.F) {
 			t.Fatalf("re-encoded body %s refused: %v", reencoded, err)
 		}
 		for i := range msgs {
-			if len(msgs[i].Value) > testLimits.maxMessageBytes || msgs[i].Partition < -1 {
+			if recordSize(msgs[i]) > testLimits.maxMessageBytes || msgs[i].Partition < -1 {
 				t.Fatalf("message %d breaks the limits: %+v", i, msgs[i])
 			}
 		}

@@ -45,6 +45,9 @@ func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.produce))
 	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.consume))
+	// A HEAD would otherwise reach the GET route and consume messages
+	// into a body nobody reads.
+	mux.HandleFunc("HEAD /topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
 	mux.HandleFunc("/topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
 	mux.HandleFunc("GET /healthz", s.metrics.instrument("healthz", healthz))
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
@@ -67,8 +70,8 @@ func validTopic(topic string) error {
 // in as. The caller releases it.
 func (s *server) authenticate(r *http.Request) (*kafka.User, error) {
 	name, password, ok := r.BasicAuth()
-	if !ok || name == "" {
-		return nil, &requestError{status: http.StatusUnauthorized, message: "credentials required: use HTTP basic auth (curl -u user:password)"}
+	if !ok || name == "" || password == "" {
+		return nil, &requestError{status: http.StatusUnauthorized, message: "credentials required: use HTTP basic auth with a username and a password (curl -u user:password)"}
 	}
 	if s.Credentials != nil && !s.Credentials.Check(name, password) {
 		return nil, &requestError{status: http.StatusUnauthorized, message: "wrong username or password"}

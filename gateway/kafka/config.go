@@ -23,6 +23,10 @@ type Options struct {
 	MaxMessageBytes int
 }
 
+// recordOverhead covers a record's framing beyond its key, value and
+// headers.
+const recordOverhead = 1024
+
 // clientConfig is the part of a sarama configuration that logs in as user.
 func (o Options) clientConfig(user, password string) *sarama.Config {
 	c := sarama.NewConfig()
@@ -61,7 +65,9 @@ func (o Options) producerConfig(user, password string) *sarama.Config {
 	c.Producer.Timeout = 10 * time.Second
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
-	c.Producer.MaxMessageBytes = o.MaxMessageBytes
+	// The HTTP layer bounds key + value + headers by MaxMessageBytes; the
+	// record's framing comes on top.
+	c.Producer.MaxMessageBytes = o.MaxMessageBytes + recordOverhead
 	c.Producer.Partitioner = newRequestPartitioner
 	// Messages of concurrent requests share batches: while one produce
 	// request is in flight, the next batch fills up.
@@ -83,6 +89,11 @@ func (o Options) consumerConfig(user, password string) *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Interval = time.Second
 	c.Consumer.Return.Errors = true
 	c.Consumer.MaxWaitTime = 250 * time.Millisecond
+	// sarama's own read-ahead, per partition, on top of the member's
+	// bounded buffer: kept small so that memory stays bounded.
+	c.ChannelBufferSize = 16
+	c.Consumer.Fetch.Default = 1 << 20
+	c.Consumer.Fetch.Max = 4 << 20
 	c.Consumer.Group.Session.Timeout = 30 * time.Second
 	c.Consumer.Group.Heartbeat.Interval = 3 * time.Second
 	c.Consumer.Group.Rebalance.Timeout = 30 * time.Second

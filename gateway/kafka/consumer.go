@@ -78,7 +78,7 @@ func (u *User) Consume(ctx context.Context, topic, groupID string, limit, maxByt
 		return nil, nil, err
 	}
 	defer m.use(-1)
-	msgs, err = m.Take(ctx, limit, maxBytes, wait)
+	msgs, err = m.Take(ctx, limit, maxBytes, wait, u.draining)
 	return msgs, m.requestCommit, err
 }
 
@@ -93,7 +93,10 @@ func (u *User) member(topic, groupID string) (*member, error) {
 		return m, nil
 	}
 	if len(u.members) >= maxMembersPerUser {
-		return nil, newError(KindThrottled, nil, "user %s has %d consumer groups open in this gateway; idle ones close after a while", u.Name, maxMembersPerUser)
+		err := newError(KindThrottled, nil, "user %s has %d consumer groups open in this gateway; each closes after %s unused",
+			u.Name, maxMembersPerUser, u.tuning.ConsumerIdleTimeout)
+		err.RetryAfter = u.tuning.ConsumerIdleTimeout
+		return nil, err
 	}
 	client, err := sarama.NewClient(u.opts.Brokers, u.opts.consumerConfig(u.Name, u.password))
 	if err != nil {
@@ -152,28 +155,35 @@ func (m *member) broadcast() {
 func (m *member) run(ctx context.Context) {
 	defer close(m.stopped)
 	go func() {
+		// Errors of a running session (a failed fetch or commit) are
+		// retried by sarama; they are only logged.
 		for err := range m.group.Errors() {
-			m.setErr(err)
+			m.log.Warn("consumer group member error", "error", err)
 		}
 	}()
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := m.group.Consume(ctx, []string{m.topic}, m)
-		if err == nil || ctx.Err() != nil {
-			continue
-		}
-		if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+		if ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) {
 			return
 		}
-		m.setErr(err)
-		select {
-		case <-time.After(retryBackoff):
-		case <-ctx.Done():
+		if err != nil {
+			// Joining failed after sarama's own retries: GETs waiting for
+			// an assignment get this error.
+			m.setErr(err)
+		}
+		if err != nil || time.Since(started) < retryBackoff {
+			// A session that ends at once would otherwise spin.
+			select {
+			case <-time.After(retryBackoff):
+			case <-ctx.Done():
+			}
 		}
 	}
 }
 
 func (m *member) setErr(err error) {
-	m.log.Warn("consumer group error", "error", err)
+	m.log.Warn("joining the consumer group failed", "error", err)
 	m.mu.Lock()
 	m.err = err
 	m.broadcast()
@@ -231,6 +241,7 @@ func (m *member) Cleanup(sess sarama.ConsumerGroupSession) error {
 		m.sess = nil
 		m.parts = nil
 		m.pendingBytes = 0
+		m.err = nil
 		m.broadcast()
 	}
 	return nil
@@ -275,7 +286,7 @@ func (m *member) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMessage, hwm int64) bool {
 	for {
 		m.mu.Lock()
-		if m.sess != sess {
+		if m.sess != sess || sess.Context().Err() != nil {
 			m.mu.Unlock()
 			return false
 		}
@@ -339,16 +350,30 @@ func (m *member) take(limit, maxBytes int) []*sarama.ConsumerMessage {
 
 // Take hands out up to limit messages. It waits up to wait for a first
 // message; and, whatever wait is, for the member to be assigned and for
-// messages Kafka already holds for its partitions, within bounds.
-func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Duration) ([]*sarama.ConsumerMessage, error) {
+// messages Kafka already holds for its partitions, within bounds. Once
+// draining is closed (the gateway is shutting down) it hands out nothing.
+func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Duration, draining <-chan struct{}) ([]*sarama.ConsumerMessage, error) {
 	start := time.Now()
 	pollDeadline := start.Add(wait)
 	assignDeadline := start.Add(assignWait)
-	catchUpDeadline := start.Add(max(wait, catchUpWait))
+	// The catch-up wait counts from when the member has partitions, so a
+	// slow join does not eat it.
+	var catchUpDeadline time.Time
 	refreshed := false
 	for {
+		select {
+		case <-draining:
+			return nil, nil
+		default:
+		}
 		m.mu.Lock()
-		sess, lastErr := m.sess, m.err
+		// Nothing is handed out to a client that is gone, nor marked on a
+		// session that is ending (its commit may not land).
+		if err := ctx.Err(); err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		sess, lastErr := m.activeSession(), m.err
 		behind := false
 		var parts []int32
 		if sess != nil {
@@ -359,6 +384,9 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 			for p, pb := range m.parts {
 				behind = behind || pb.behind()
 				parts = append(parts, p)
+			}
+			if catchUpDeadline.IsZero() {
+				catchUpDeadline = later(pollDeadline, time.Now().Add(catchUpWait))
 			}
 		}
 		changed := m.changed
@@ -376,9 +404,8 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 		case behind:
 			deadline = catchUpDeadline
 		case !refreshed:
-			// Messages may have arrived since the last fetch: ask Kafka
-			// where each partition ends before answering "nothing".
-			// An empty answer needs Kafka to confirm there is nothing.
+			// Messages may have arrived since the last fetch: an empty
+			// answer needs Kafka to confirm there is nothing.
 			refreshed = true
 			if err := m.refreshEnds(sess, parts); err != nil {
 				return nil, Classify(err, "topic "+m.topic)
@@ -387,23 +414,56 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 		default:
 			deadline = pollDeadline
 		}
-		remaining := time.Until(deadline)
-		if remaining <= 0 {
-			if sess != nil {
-				return nil, nil
+		if time.Until(deadline) <= 0 {
+			if sess == nil {
+				return nil, newError(KindUnavailable, nil, "the consumer group %s is still being assigned partitions", m.groupID)
 			}
-			return nil, newError(KindUnavailable, nil, "the consumer group %s is still being assigned partitions", m.groupID)
+			if behind {
+				m.giveUpCatchingUp(sess)
+			}
+			return nil, nil
 		}
-		timer := time.NewTimer(remaining)
+		timer := time.NewTimer(time.Until(deadline))
 		select {
 		case <-changed:
 		case <-timer.C:
+		case <-draining:
 		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
 		}
 		timer.Stop()
 	}
+}
+
+// activeSession is the current session unless it is ending. m.mu must be
+// held.
+func (m *member) activeSession() sarama.ConsumerGroupSession {
+	if m.sess == nil || m.sess.Context().Err() != nil {
+		return nil
+	}
+	return m.sess
+}
+
+// giveUpCatchingUp stops waiting for offsets that never arrive: a
+// partition's end can sit past its last message (transaction markers,
+// compaction), and every GET would otherwise wait out the catch-up bound.
+func (m *member) giveUpCatchingUp(sess sarama.ConsumerGroupSession) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sess != sess {
+		return
+	}
+	for _, pb := range m.parts {
+		if pb.next >= 0 && pb.next < pb.end && len(pb.msgs) == 0 {
+			pb.end = pb.next
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // refreshEnds reads the high-water marks of parts from Kafka.

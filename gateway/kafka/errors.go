@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -28,8 +29,11 @@ const (
 	// KindBadRequest: the request asked for something impossible, such as
 	// a partition the topic does not have.
 	KindBadRequest
-	// KindThrottled: the gateway refuses new logins for a moment.
+	// KindThrottled: the gateway refuses new logins or consumer groups
+	// for a moment.
 	KindThrottled
+	// KindInternal: the gateway or its configuration is at fault.
+	KindInternal
 )
 
 // Error is a failure classified for the client. Message never contains a
@@ -38,6 +42,8 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Err     error
+	// RetryAfter, when set, is how long the client should wait.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -55,8 +61,10 @@ func Classify(err error, subject string) *Error {
 		return classified
 	}
 	switch {
-	case errors.Is(err, sarama.ErrSASLAuthenticationFailed), errors.Is(err, sarama.ErrUnsupportedSASLMechanism):
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed):
 		return newError(KindUnauthenticated, err, "Kafka refused the username and password")
+	case errors.Is(err, sarama.ErrUnsupportedSASLMechanism):
+		return newError(KindInternal, err, "Kafka does not accept the gateway's SASL mechanism (--kafka-sasl-mechanism)")
 	case errors.Is(err, sarama.ErrTopicAuthorizationFailed):
 		return newError(KindForbidden, err, "not authorized for %s", subject)
 	case errors.Is(err, sarama.ErrGroupAuthorizationFailed):
@@ -69,6 +77,8 @@ func Classify(err error, subject string) *Error {
 		return newError(KindTooLarge, err, "Kafka refused the message as too large for %s", subject)
 	case errors.Is(err, sarama.ErrInvalidPartition):
 		return newError(KindBadRequest, err, "partition out of range for %s", subject)
+	case errors.As(err, new(sarama.ConfigurationError)):
+		return newError(KindInternal, err, "the gateway refused its own Kafka request: %v", err)
 	}
 	return newError(KindUnavailable, err, "Kafka is unavailable: %s", kafkaReason(err))
 }

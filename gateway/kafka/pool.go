@@ -13,7 +13,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 )
 
 // Tuning holds the pool's limits.
@@ -33,9 +32,7 @@ type Pool struct {
 	tuning Tuning
 	log    *slog.Logger
 	logins singleflight.Group
-	// loginLimit throttles new logins: each one costs Kafka connections,
-	// so wrong passwords must not be able to cost without bound.
-	loginLimit *rate.Limiter
+	limit  *loginLimiter
 
 	mu     sync.Mutex
 	users  map[string]*User
@@ -43,19 +40,22 @@ type Pool struct {
 
 	stop    chan struct{}
 	stopped chan struct{}
+	// draining is closed when the gateway starts shutting down.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 // NewPool starts a pool and its idle reaper.
 func NewPool(opts Options, tuning Tuning, log *slog.Logger) *Pool {
-	burst := max(1, int(tuning.LoginRate))
 	p := &Pool{
-		opts:       opts,
-		tuning:     tuning,
-		log:        log,
-		loginLimit: rate.NewLimiter(rate.Limit(tuning.LoginRate), burst),
-		users:      map[string]*User{},
-		stop:       make(chan struct{}),
-		stopped:    make(chan struct{}),
+		opts:     opts,
+		tuning:   tuning,
+		log:      log,
+		limit:    newLoginLimiter(tuning.LoginRate),
+		users:    map[string]*User{},
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		draining: make(chan struct{}),
 	}
 	go p.reapIdle()
 	return p
@@ -74,10 +74,10 @@ func (p *Pool) Get(name, password string) (*User, error) {
 			p.Release(u)
 			return nil, nil
 		}
-		if !p.loginLimit.Allow() {
+		if !p.limit.allow(name) {
 			return nil, newError(KindThrottled, nil, "too many new logins; retry in a moment")
 		}
-		u, err := login(p.opts, p.tuning, p.log, name, password)
+		u, err := login(p.opts, p.tuning, p.log, p.draining, name, password)
 		if err != nil {
 			return nil, err
 		}
@@ -166,10 +166,14 @@ func (p *Pool) reapIdle() {
 			users = append(users, u)
 		}
 		p.mu.Unlock()
+		var wg sync.WaitGroup
 		for _, u := range users {
-			u.closeIdleMembers(now, p.tuning.ConsumerIdleTimeout)
-			p.closeIfIdle(u, now)
+			wg.Go(func() {
+				u.closeIdleMembers(now, p.tuning.ConsumerIdleTimeout)
+				p.closeIfIdle(u, now)
+			})
 		}
+		wg.Wait()
 	}
 }
 
@@ -199,10 +203,12 @@ func (u *User) closeIdleMembers(now time.Time, timeout time.Duration) {
 		}
 	}
 	u.membersMu.Unlock()
+	var wg sync.WaitGroup
 	for _, m := range idle {
 		m.log.Debug("closing idle consumer group member")
-		m.close()
+		wg.Go(m.close)
 	}
+	wg.Wait()
 }
 
 // Stats counts what the pool holds open.
@@ -228,9 +234,14 @@ func (p *Pool) Stats() Stats {
 	return st
 }
 
+// Drain makes consumers hand out nothing more: long polls return at once.
+// The gateway calls it when it starts shutting down.
+func (p *Pool) Drain() { p.drainOnce.Do(func() { close(p.draining) }) }
+
 // Close stops the reaper and closes every user: members commit what they
 // handed out and leave their groups, producers flush.
 func (p *Pool) Close() {
+	p.Drain()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

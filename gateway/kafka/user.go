@@ -25,6 +25,8 @@ type User struct {
 	opts     Options
 	log      *slog.Logger
 	tuning   Tuning
+	// draining is closed when the gateway shuts down.
+	draining <-chan struct{}
 
 	client sarama.Client
 
@@ -47,7 +49,7 @@ type User struct {
 }
 
 // login opens a client for name and checks the password with Kafka.
-func login(opts Options, tuning Tuning, log *slog.Logger, name, password string) (*User, error) {
+func login(opts Options, tuning Tuning, log *slog.Logger, draining <-chan struct{}, name, password string) (*User, error) {
 	cfg := opts.producerConfig(name, password)
 	client, err := sarama.NewClient(opts.Brokers, cfg)
 	if err != nil {
@@ -61,6 +63,7 @@ func login(opts Options, tuning Tuning, log *slog.Logger, name, password string)
 		password: password,
 		opts:     opts,
 		tuning:   tuning,
+		draining: draining,
 		log:      log.With("user", name),
 		client:   client,
 		topics:   map[string]time.Time{},
@@ -117,6 +120,9 @@ func (u *User) ensureProducer() error {
 	defer u.producerMu.Unlock()
 	if u.producer != nil {
 		return nil
+	}
+	if u.producerClosed {
+		return newError(KindUnavailable, sarama.ErrClosedClient, "the gateway is shutting down")
 	}
 	p, err := sarama.NewAsyncProducerFromClient(u.client)
 	if err != nil {

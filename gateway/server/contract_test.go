@@ -175,6 +175,7 @@ func TestErrorsHaveTheRightStatus(t *testing.T) {
 		"misspelt field":        {func() response { return gw.post(t, userA, pass, path, `[{"Valeu":"a"}]`) }, http.StatusBadRequest, `"Valeu"`},
 		"Value not a string":    {func() response { return gw.post(t, userA, pass, path, `[{"Value":{"a":1}}]`) }, http.StatusBadRequest, "Value"},
 		"trailing garbage":      {func() response { return gw.post(t, userA, pass, path, `[{"Value":"a"}] x`) }, http.StatusBadRequest, "after the JSON"},
+		"invalid UTF-8 in JSON": {func() response { return gw.post(t, userA, pass, path, "[{\"Value\":\"\xff\"}]") }, http.StatusBadRequest, "encoding=base64"},
 		"bad base64":            {func() response { return gw.post(t, userA, pass, path+"?encoding=base64", `[{"Value":"***"}]`) }, http.StatusBadRequest, "base64"},
 		"partition out of range": {
 			func() response { return gw.post(t, userA, pass, path, `[{"Value":"a","Partition":7}]`) }, http.StatusBadRequest, "partition"},
@@ -241,5 +242,18 @@ func TestLongPollWaitsForAMessage(t *testing.T) {
 	expectStatus(t, r, http.StatusOK)
 	if got := values(decode[[]message](t, r)); !slices.Equal(got, []string{"late"}) {
 		t.Fatalf("long poll returned %q, want the late message", got)
+	}
+}
+
+// HEAD must not consume: the messages would go into a body nobody reads.
+func TestHeadDoesNotConsume(t *testing.T) {
+	tb := startBroker(t, embeddedDefaults())
+	gw := startGateway(t, tb)
+	pass := tb.passwords[userA]
+	path := "/topic/" + topicA
+	expectStatus(t, gw.post(t, userA, pass, path, `[{"Value":"kept"}]`), http.StatusOK)
+	expectStatus(t, gw.do(t, http.MethodHead, path, userA, pass, "", nil), http.StatusMethodNotAllowed)
+	if got := values(decode[[]message](t, gw.get(t, userA, pass, path))); !slices.Equal(got, []string{"kept"}) {
+		t.Fatalf("after a HEAD the group got %q", got)
 	}
 }

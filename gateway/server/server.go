@@ -130,6 +130,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	g.log.Info("shutting down: finishing in-flight requests")
+	// Long polls return at once, handing out nothing more.
+	g.pool.Drain()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
