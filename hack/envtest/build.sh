@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the two binaries controller-runtime's envtest needs, kube-apiserver
-# and etcd, from the pinned modules in this directory into a cache directory
+# Builds the binaries controller-runtime's envtest needs, kube-apiserver and
+# etcd, and kubectl for tests that use it, from the pinned modules in this directory into a cache directory
 # outside the checkout, once; later runs reuse them.
 #
 #   KUBEBUILDER_ASSETS=$(bash hack/envtest/build.sh [DIR])
@@ -16,7 +16,12 @@ ETCD_VERSION=v3.6.6  # keep in step with ./etcd/go.mod
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/qaas/envtest/${KUBE_VERSION}-etcd-${ETCD_VERSION}}
 
-ready() { [[ -f $out/kube-apiserver && -x $out/kube-apiserver && -f $out/etcd && -x $out/etcd ]]; }
+ready() {
+	local b
+	for b in kube-apiserver etcd kubectl; do
+		[[ -f $out/$b && -x $out/$b ]] || return 1
+	done
+}
 
 if ready; then
 	(cd "$out" && pwd)
@@ -72,6 +77,8 @@ kube_minor=${KUBE_VERSION#v1.}
 kube_minor=${kube_minor%%.*}
 cb=k8s.io/component-base/version
 build kube-apiserver "$here" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes "$KUBE_VERSION" \
+	"-X $cb.gitVersion=$KUBE_VERSION -X $cb.gitMajor=1 -X $cb.gitMinor=$kube_minor -X $cb.gitTreeState=clean"
+build kubectl "$here" k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes "$KUBE_VERSION" \
 	"-X $cb.gitVersion=$KUBE_VERSION -X $cb.gitMajor=1 -X $cb.gitMinor=$kube_minor -X $cb.gitTreeState=clean"
 build etcd "$here/etcd" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 
