@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,16 +13,20 @@ import (
 	"os"
 	"strings"
 
+	"github.com/IBM/sarama"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/controllers"
+	"qaas.dev/qaas/controllers/kafkaadmin"
 	"qaas.dev/qaas/internal/flagenv"
 )
 
@@ -42,6 +48,8 @@ type options struct {
 	settings      controllers.Settings
 	kafkaCAFile   string
 	adminSecret   string
+	replication   int
+	kafkaVersion  string
 	namespace     string
 	zap           zap.Options
 	defaultIssuer string
@@ -68,6 +76,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "Kafka brokers speak TLS")
 	fs.StringVar(&o.kafkaCAFile, "kafka-ca-file", "", "PEM CA bundle of the Kafka brokers' certificates (implies --kafka-tls); copied into each tenant's credentials Secret for its gateway")
 	fs.StringVar(&o.adminSecret, "kafka-admin-secret", "", "Secret in the operator's namespace with keys username and password: the Kafka admin login used to provision tenants")
+	fs.StringVar(&o.kafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version the operator speaks (the oldest broker version in the cluster)")
+	fs.IntVar(&o.replication, "kafka-replication-factor", -1, "replication factor of topics whose QueueApp sets none; -1 leaves it to the brokers' default.replication.factor")
 	o.zap.BindFlags(fs)
 	return fs
 }
@@ -106,6 +116,9 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 			errs = append(errs, fmt.Errorf("--default-issuer %q is not ClusterIssuer/NAME or Issuer/NAME", o.defaultIssuer))
 		}
 		o.settings.DefaultIssuer = controllers.Issuer{Kind: kind, Name: name}
+	}
+	if o.adminSecret != "" && o.namespace == "" {
+		errs = append(errs, errors.New("--kafka-admin-secret needs --operator-namespace, where the Secret is"))
 	}
 	if o.kafkaCAFile != "" {
 		ca, err := os.ReadFile(o.kafkaCAFile)
@@ -156,6 +169,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Recorder: mgr.GetEventRecorder("qaas-operator"),
 		Settings: o.settings,
 	}
+	setupLog := ctrl.Log.WithName("setup")
+	if o.adminSecret == "" {
+		setupLog.Info("no --kafka-admin-secret: Kafka provisioning is off, tenants' topics, users and ACLs must exist already")
+	} else {
+		provisioner, err := newProvisioner(o, mgr.GetAPIReader())
+		if err != nil {
+			return err
+		}
+		reconciler.Kafka = provisioner
+	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the QueueApp controller: %w", err)
 	}
@@ -165,6 +188,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting the manager")
+	setupLog.Info("starting the manager")
 	return mgr.Start(ctx)
+}
+
+// newProvisioner provisions tenants as the admin of the Secret named by
+// --kafka-admin-secret, read afresh for every connection.
+func newProvisioner(o *options, reader client.Reader) (*kafkaadmin.Provisioner, error) {
+	version, err := sarama.ParseKafkaVersion(o.kafkaVersion)
+	if err != nil {
+		return nil, fmt.Errorf("--kafka-version: %w", err)
+	}
+	cfg := kafkaadmin.Config{
+		Brokers:                  o.settings.Kafka.Brokers,
+		Mechanism:                o.settings.Kafka.SASLMechanism,
+		Version:                  version,
+		DefaultReplicationFactor: int16(o.replication),
+		AdminCredentials: func(ctx context.Context) (string, string, error) {
+			secret := &corev1.Secret{}
+			key := client.ObjectKey{Namespace: o.namespace, Name: o.adminSecret}
+			if err := reader.Get(ctx, key, secret); err != nil {
+				return "", "", fmt.Errorf("Secret %s: %w", key, err)
+			}
+			user, password := string(secret.Data["username"]), string(secret.Data["password"])
+			if user == "" || password == "" {
+				return "", "", fmt.Errorf("Secret %s needs the keys username and password", key)
+			}
+			return user, password, nil
+		},
+	}
+	if o.settings.Kafka.TLS {
+		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(o.settings.Kafka.CAPEM) > 0 {
+			cfg.TLS.RootCAs = x509.NewCertPool()
+			if !cfg.TLS.RootCAs.AppendCertsFromPEM(o.settings.Kafka.CAPEM) {
+				return nil, errors.New("--kafka-ca-file holds no PEM certificate")
+			}
+		}
+	}
+	return kafkaadmin.New(cfg)
 }

@@ -49,11 +49,11 @@ func buildCredentialsSecret(app *queuev1alpha1.QueueApp, settings Settings, url 
 		if password == "" {
 			password = generate()
 		}
-		data[UsernameKey(u.Name)] = []byte(KafkaUserName(app, u.Name))
+		data[UsernameKey(u.Name)] = []byte(app.KafkaUserName(u.Name))
 		data[PasswordKey(u.Name)] = []byte(password)
 	}
 	for _, t := range app.Spec.Topics {
-		data[topicKeyPrefix+t.Name] = []byte(KafkaTopicName(app, t.Name))
+		data[topicKeyPrefix+t.Name] = []byte(app.KafkaTopicName(t.Name))
 	}
 	if len(endpointCA) > 0 {
 		data[KeyEndpointCA] = endpointCA

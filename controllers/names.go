@@ -4,25 +4,8 @@ import (
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 )
 
-// Names of a QueueApp's children and of its Kafka resources, all derived
-// from the QueueApp so that reconciling is deterministic.
-
-// KafkaPrefix is the prefix of every Kafka topic, user and group of app.
-// Neither a namespace nor a DNS label holds a dot, so no two applications'
-// prefixes overlap.
-func KafkaPrefix(app *queuev1alpha1.QueueApp) string {
-	return app.Namespace + "." + app.Name + "."
-}
-
-// KafkaTopicName is the Kafka name of one of app's topics.
-func KafkaTopicName(app *queuev1alpha1.QueueApp, topic string) string {
-	return KafkaPrefix(app) + topic
-}
-
-// KafkaUserName is the Kafka (and HTTP) username of one of app's users.
-func KafkaUserName(app *queuev1alpha1.QueueApp, user string) string {
-	return KafkaPrefix(app) + user
-}
+// Names of a QueueApp's children, all derived from the QueueApp so that
+// reconciling is deterministic. Its Kafka names are methods of the API type.
 
 // CredentialsSecretName is the Secret with the users' passwords.
 func CredentialsSecretName(app *queuev1alpha1.QueueApp) string { return app.Name + "-credentials" }

@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,13 +16,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/controllers/kafkaadmin"
 )
 
 // Finalizer holds a QueueApp until its Kafka users, ACLs (and topics, with
@@ -41,7 +46,13 @@ type QueueAppReconciler struct {
 	// Kafka provisions tenants in Kafka; when nil, Kafka is left alone and
 	// no KafkaReady condition is reported.
 	Kafka KafkaProvisioner
+	// MaxRetryDelay caps the backoff of failed passes (Kafka down, say),
+	// so that recovery is noticed soon; 0 means defaultMaxRetryDelay.
+	MaxRetryDelay time.Duration
 }
+
+// defaultMaxRetryDelay caps the retry backoff unless MaxRetryDelay is set.
+const defaultMaxRetryDelay = time.Minute
 
 // +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps/status,verbs=get;update;patch
@@ -113,18 +124,9 @@ func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1
 		return r.failed(ctx, app, "CredentialsFailed", err)
 	}
 
-	// 3d. Kafka: topics, users, ACLs.
-	if r.Kafka != nil {
-		topics, err := r.Kafka.Reconcile(ctx, app, kafkaUsers(app, creds))
-		if err != nil {
-			setCondition(app, queuev1alpha1.ConditionKafkaReady, false, "KafkaFailed", err.Error())
-			return r.failed(ctx, app, "KafkaFailed", err)
-		}
-		app.Status.Topics = topics
-		setCondition(app, queuev1alpha1.ConditionKafkaReady, true, "Provisioned", "topics, users and ACLs match the spec")
-	} else {
-		app.Status.Topics = specTopics(app)
-	}
+	// 3d. Kafka: topics, users, ACLs. The gateway is applied even when
+	// Kafka fails, and the failure is retried with backoff afterwards.
+	kafkaErr := r.reconcileKafka(ctx, app, creds)
 
 	// 3e. The gateway.
 	for _, obj := range []client.Object{
@@ -143,9 +145,38 @@ func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1
 	}
 	app.Status.URL = url
 	app.Status.CredentialsSecret = CredentialsSecretName(app)
+	if kafkaErr != nil {
+		return r.failed(ctx, app, "KafkaFailed", kafkaErr)
+	}
 	app.Status.ObservedGeneration = app.Generation
 	setReady(app, r.Kafka != nil)
 	return result, nil
+}
+
+// reconcileKafka provisions the tenant in Kafka and sets KafkaReady. It
+// returns only failures worth retrying: a spec Kafka refuses waits for an
+// edit.
+func (r *QueueAppReconciler) reconcileKafka(ctx context.Context, app *queuev1alpha1.QueueApp, creds *corev1.Secret) error {
+	if r.Kafka == nil {
+		app.Status.Topics = specTopics(app)
+		return nil
+	}
+	topics, err := r.Kafka.Reconcile(ctx, app, kafkaUsers(app, creds))
+	var refused *kafkaadmin.SpecError
+	switch {
+	case errors.As(err, &refused):
+		app.Status.Topics = topics
+		setCondition(app, queuev1alpha1.ConditionKafkaReady, false, "SpecRefused", err.Error())
+		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "SpecRefused", "Reconcile", "%v", err)
+		return nil
+	case err != nil:
+		setCondition(app, queuev1alpha1.ConditionKafkaReady, false, "KafkaUnavailable", err.Error())
+		return err
+	}
+	app.Status.Topics = topics
+	setCondition(app, queuev1alpha1.ConditionKafkaReady, true, "Provisioned",
+		fmt.Sprintf("%d topics, %d users and their ACLs on %s match the spec", len(topics), len(usersOf(app)), app.KafkaPrefix()))
+	return nil
 }
 
 // reconcileTLS provides the endpoint's certificate from src, returning the
@@ -294,7 +325,14 @@ func (r *QueueAppReconciler) invalidSpec(ctx context.Context, app *queuev1alpha1
 // SetupWithManager registers the reconciler; children are watched, so a
 // child edited or deleted by hand is put back.
 func (r *QueueAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	maxDelay := r.MaxRetryDelay
+	if maxDelay == 0 {
+		maxDelay = defaultMaxRetryDelay
+	}
 	return ctrl.NewControllerManagedBy(mgr).
+		WithOptions(controller.Options{
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, maxDelay),
+		}).
 		For(&queuev1alpha1.QueueApp{}).
 		Owns(&corev1.Secret{}).
 		Owns(&appsv1.Deployment{}).
@@ -305,10 +343,10 @@ func (r *QueueAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // kafkaUsers are app's users with the passwords of the credentials Secret.
-func kafkaUsers(app *queuev1alpha1.QueueApp, creds *corev1.Secret) []KafkaUser {
-	var out []KafkaUser
+func kafkaUsers(app *queuev1alpha1.QueueApp, creds *corev1.Secret) []kafkaadmin.User {
+	var out []kafkaadmin.User
 	for _, u := range usersOf(app) {
-		out = append(out, KafkaUser{Name: KafkaUserName(app, u.Name), Password: string(creds.Data[PasswordKey(u.Name)]), Role: u.Role})
+		out = append(out, kafkaadmin.User{Name: app.KafkaUserName(u.Name), Password: string(creds.Data[PasswordKey(u.Name)]), Role: u.Role})
 	}
 	return out
 }
@@ -316,7 +354,7 @@ func kafkaUsers(app *queuev1alpha1.QueueApp, creds *corev1.Secret) []KafkaUser {
 func specTopics(app *queuev1alpha1.QueueApp) []string {
 	var out []string
 	for _, t := range app.Spec.Topics {
-		out = append(out, KafkaTopicName(app, t.Name))
+		out = append(out, app.KafkaTopicName(t.Name))
 	}
 	return out
 }

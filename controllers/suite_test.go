@@ -2,12 +2,16 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +27,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/controllers/kafkaadmin"
+	"qaas.dev/qaas/gateway/embedded"
 )
 
 // The envtest suite: a real kube-apiserver and etcd (built by
@@ -33,9 +39,13 @@ var (
 	restConfig *rest.Config
 	k8s        client.Client // reads straight from the API server, no cache
 	reconciler *QueueAppReconciler
+	// broker is the suite's Kafka: kfake with SASL/SCRAM and ACLs on; the
+	// reconciler provisions tenants in it as its superuser.
+	broker        *embedded.Broker
+	brokerDataDir string
 	// managerSettings has no ingress domain, so that a QueueApp without a
 	// host is a spec the operator cannot act on.
-	managerSettings = func() Settings { s := testSettings; s.IngressDomain = ""; return s }()
+	managerSettings Settings
 )
 
 func TestMain(m *testing.M) {
@@ -63,6 +73,29 @@ func runSuite(m *testing.M) int {
 		}
 	}()
 
+	var stopBroker func()
+	if stopBroker, err = startSuiteBroker(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopBroker()
+	managerSettings = testSettings
+	managerSettings.IngressDomain = ""
+	managerSettings.Kafka.Brokers = []string{broker.Addr}
+	provisioner, err := kafkaadmin.New(kafkaadmin.Config{
+		Brokers:                  []string{broker.Addr},
+		Mechanism:                sarama.SASLTypeSCRAMSHA512,
+		Version:                  sarama.V3_6_0_0,
+		DefaultReplicationFactor: -1,
+		AdminCredentials: func(context.Context) (string, string, error) {
+			return embedded.AdminUser, broker.AdminPassword, nil
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(queuev1alpha1.AddToScheme(scheme))
@@ -84,6 +117,9 @@ func runSuite(m *testing.M) int {
 		Scheme:   mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder("qaas-operator"),
 		Settings: managerSettings,
+		Kafka:    provisioner,
+		// Recovery from a Kafka outage is noticed within seconds.
+		MaxRetryDelay: 2 * time.Second,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -101,6 +137,33 @@ func runSuite(m *testing.M) int {
 	cancel()
 	<-stopped
 	return code
+}
+
+// startSuiteBroker starts the suite's broker, with its state on disk so
+// that a test can stop it and start it again.
+func startSuiteBroker() (stop func(), err error) {
+	if brokerDataDir, err = os.MkdirTemp("", "qaas-envtest-kafka-"); err != nil {
+		return nil, err
+	}
+	if broker, err = embedded.StartBroker(embedded.BrokerOptions{DataDir: brokerDataDir, AdminPassword: rand.Text()}); err != nil {
+		return nil, err
+	}
+	return func() {
+		broker.Close()
+		_ = os.RemoveAll(brokerDataDir)
+	}, nil
+}
+
+// restartBroker starts the stopped suite broker again on its port.
+func restartBroker(t *testing.T) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(broker.Addr)
+	n, _ := strconv.Atoi(port)
+	b, err := embedded.StartBroker(embedded.BrokerOptions{Port: n, DataDir: brokerDataDir, AdminPassword: broker.AdminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker = b
 }
 
 // zapLevel keeps the manager quiet unless QAAS_TEST_VERBOSE is set.

@@ -11,8 +11,9 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"qaas.dev/qaas/gateway/kafka"
+	"qaas.dev/qaas/internal/kafkasasl"
 )
 
 // AdminUser is the broker's superuser; it bypasses ACLs.
@@ -72,11 +73,20 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 // Close stops the broker; with a DataDir, its state is kept there.
 func (b *Broker) Close() { b.cluster.Close() }
 
+// ObserveRequests calls fn with the key of every request the broker
+// handles, for tests that count what reaches Kafka.
+func (b *Broker) ObserveRequests(fn func(key int16)) {
+	b.cluster.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fn(req.Key())
+		return nil, nil, false
+	})
+}
+
 // Admin opens a sarama ClusterAdmin logged in as the superuser.
 func (b *Broker) Admin() (sarama.ClusterAdmin, error) {
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0
-	kafka.ConfigureSASL(cfg, sarama.SASLTypeSCRAMSHA512, AdminUser, b.AdminPassword)
+	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, AdminUser, b.AdminPassword)
 	cfg.Admin.Timeout = 10 * time.Second
 	if b.clientTLS != nil {
 		cfg.Net.TLS.Enable = true

@@ -1,13 +1,12 @@
 package kafka
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/tls"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/xdg-go/scram"
+
+	"qaas.dev/qaas/internal/kafkasasl"
 )
 
 // Options are the connection settings every user's Kafka client shares.
@@ -39,7 +38,7 @@ func (o Options) clientConfig(user, password string) *sarama.Config {
 		c.Net.TLS.Enable = true
 		c.Net.TLS.Config = o.TLS
 	}
-	ConfigureSASL(c, o.Mechanism, user, password)
+	kafkasasl.Configure(c, o.Mechanism, user, password)
 	// A failed metadata refresh must reach the HTTP client quickly as a
 	// 503 instead of holding its request through long retries.
 	c.Metadata.Retry.Max = 2
@@ -99,40 +98,3 @@ func (o Options) consumerConfig(user, password string) *sarama.Config {
 	c.Consumer.Group.Rebalance.Timeout = 30 * time.Second
 	return c
 }
-
-// ConfigureSASL makes c log in as user with mechanism (SCRAM-SHA-512,
-// SCRAM-SHA-256 or PLAIN).
-func ConfigureSASL(c *sarama.Config, mechanism, user, password string) {
-	c.Net.SASL.Enable = true
-	c.Net.SASL.Handshake = true
-	c.Net.SASL.User = user
-	c.Net.SASL.Password = password
-	switch mechanism {
-	case sarama.SASLTypeSCRAMSHA512:
-		c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
-		c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha512.New} }
-	case sarama.SASLTypeSCRAMSHA256:
-		c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
-		c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: sha256.New} }
-	default:
-		c.Net.SASL.Mechanism = sarama.SASLTypePlaintext
-	}
-}
-
-// scramClient adapts xdg-go/scram to sarama's SCRAMClient.
-type scramClient struct {
-	hash scram.HashGeneratorFcn
-	conv *scram.ClientConversation
-}
-
-func (s *scramClient) Begin(user, password, authzID string) error {
-	client, err := s.hash.NewClient(user, password, authzID)
-	if err != nil {
-		return err
-	}
-	s.conv = client.NewConversation()
-	return nil
-}
-
-func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
-func (s *scramClient) Done() bool                            { return s.conv.Done() }

@@ -1,0 +1,119 @@
+package kafkaadmin
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/IBM/sarama"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+)
+
+// aclKey is one ACL on the app's prefix.
+type aclKey struct {
+	principal string
+	resource  sarama.AclResourceType
+	operation sarama.AclOperation
+}
+
+// desiredACLs are the users' rights, all prefixed on the app's prefix:
+// read = Describe and Read on topics and Read on groups; readwrite adds
+// Write on topics. Nothing at cluster level.
+func desiredACLs(users []User) map[aclKey]bool {
+	out := map[aclKey]bool{}
+	for _, u := range users {
+		principal := "User:" + u.Name
+		out[aclKey{principal, sarama.AclResourceTopic, sarama.AclOperationDescribe}] = true
+		out[aclKey{principal, sarama.AclResourceTopic, sarama.AclOperationRead}] = true
+		out[aclKey{principal, sarama.AclResourceGroup, sarama.AclOperationRead}] = true
+		if u.Role == queuev1alpha1.RoleReadWrite {
+			out[aclKey{principal, sarama.AclResourceTopic, sarama.AclOperationWrite}] = true
+		}
+	}
+	return out
+}
+
+// prefixFilter matches every ACL on the app's prefix.
+func prefixFilter(app *queuev1alpha1.QueueApp) sarama.AclFilter {
+	prefix := app.KafkaPrefix()
+	return sarama.AclFilter{
+		ResourceType:              sarama.AclResourceAny,
+		ResourceName:              &prefix,
+		ResourcePatternTypeFilter: sarama.AclPatternPrefixed,
+		Operation:                 sarama.AclOperationAny,
+		PermissionType:            sarama.AclPermissionAny,
+	}
+}
+
+// listACLs returns the ACLs on app's prefix and the users they name.
+func listACLs(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) ([]sarama.ResourceAcls, []string, error) {
+	current, err := a.ListAcls(prefixFilter(app))
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing ACLs on %s: %s", app.KafkaPrefix(), describe(err))
+	}
+	var users []string
+	for _, ra := range current {
+		for _, acl := range ra.Acls {
+			if name, ok := strings.CutPrefix(acl.Principal, "User:"); ok {
+				users = append(users, name)
+			}
+		}
+	}
+	return current, users, nil
+}
+
+// reconcileACLs creates the missing ACLs and deletes those on the prefix
+// that no user should have.
+func reconcileACLs(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, users []User, current []sarama.ResourceAcls) error {
+	want := desiredACLs(users)
+	have := map[aclKey]bool{}
+	for _, ra := range current {
+		for _, acl := range ra.Acls {
+			key := aclKey{acl.Principal, ra.ResourceType, acl.Operation}
+			if want[key] && acl.PermissionType == sarama.AclPermissionAllow && acl.Host == "*" {
+				have[key] = true
+				continue
+			}
+			if err := deleteACL(a, app, ra.ResourceType, acl); err != nil {
+				return err
+			}
+		}
+	}
+	var create []*sarama.ResourceAcls
+	for key := range want {
+		if have[key] {
+			continue
+		}
+		create = append(create, &sarama.ResourceAcls{
+			Resource: sarama.Resource{ResourceType: key.resource, ResourceName: app.KafkaPrefix(), ResourcePatternType: sarama.AclPatternPrefixed},
+			Acls:     []*sarama.Acl{{Principal: key.principal, Host: "*", Operation: key.operation, PermissionType: sarama.AclPermissionAllow}},
+		})
+	}
+	if len(create) > 0 {
+		if err := a.CreateACLs(create); err != nil {
+			return fmt.Errorf("creating ACLs on %s: %s", app.KafkaPrefix(), describe(err))
+		}
+	}
+	return nil
+}
+
+func deleteACL(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, resource sarama.AclResourceType, acl *sarama.Acl) error {
+	filter := prefixFilter(app)
+	filter.ResourceType = resource
+	filter.Principal = &acl.Principal
+	filter.Host = &acl.Host
+	filter.Operation = acl.Operation
+	filter.PermissionType = acl.PermissionType
+	if _, err := a.DeleteACL(filter, false); err != nil {
+		return fmt.Errorf("deleting a stale ACL of %s on %s: %s", acl.Principal, app.KafkaPrefix(), describe(err))
+	}
+	return nil
+}
+
+// deleteACLs removes every ACL on the app's prefix.
+func deleteACLs(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) error {
+	if _, err := a.DeleteACL(prefixFilter(app), false); err != nil {
+		return fmt.Errorf("deleting the ACLs on %s: %s", app.KafkaPrefix(), describe(err))
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+// Package kafkaadmin provisions QueueApps' tenants in Kafka with sarama's
+// ClusterAdmin, logged in as the platform's admin user: topics, SCRAM users
+// and ACLs prefixed on the tenant's prefix.
+package kafkaadmin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/kafkasasl"
+)
+
+// User is one of a QueueApp's users as Kafka knows it.
+type User struct {
+	// Name is the Kafka username, "<namespace>.<app>.<user>".
+	Name     string
+	Password string
+	Role     queuev1alpha1.UserRole
+}
+
+// Config is how the operator reaches Kafka as its admin.
+type Config struct {
+	Brokers []string
+	// Mechanism is SCRAM-SHA-512 or SCRAM-SHA-256: the admin logs in with
+	// it and tenants' users are given credentials for it.
+	Mechanism string
+	// TLS, when not nil, is used for every broker connection.
+	TLS     *tls.Config
+	Version sarama.KafkaVersion
+	// AdminCredentials returns the admin's username and password. It is
+	// called for every new connection, so a rotated Secret is picked up.
+	AdminCredentials func(ctx context.Context) (user, password string, err error)
+	// DefaultReplicationFactor applies to topics that set none; -1 leaves
+	// it to the brokers' default.replication.factor.
+	DefaultReplicationFactor int16
+}
+
+// SpecError is a spec Kafka cannot follow, such as fewer partitions than a
+// topic has. Waiting does not help; an edit does.
+type SpecError struct{ Problems []string }
+
+func (e *SpecError) Error() string { return strings.Join(e.Problems, "; ") }
+
+// Provisioner converges Kafka on QueueApps.
+type Provisioner struct {
+	cfg Config
+
+	// mu serialises admin operations on the one connection.
+	mu    sync.Mutex
+	admin sarama.ClusterAdmin
+	// applied remembers the fingerprint of each password this process
+	// gave Kafka, so that unchanged passwords are not written again (Kafka
+	// cannot be asked whether a password matches).
+	applied map[string][32]byte
+}
+
+// New returns a Provisioner; it connects on first use.
+func New(cfg Config) (*Provisioner, error) {
+	switch cfg.Mechanism {
+	case sarama.SASLTypeSCRAMSHA512, sarama.SASLTypeSCRAMSHA256:
+	default:
+		return nil, fmt.Errorf("provisioning Kafka users needs SCRAM-SHA-512 or SCRAM-SHA-256, not %q", cfg.Mechanism)
+	}
+	return &Provisioner{cfg: cfg, applied: map[string][32]byte{}}, nil
+}
+
+// Reconcile converges Kafka on app: its topics (created, grown, configured),
+// its users (credentials upserted when new or changed, removed when gone
+// from the spec) and their ACLs. It returns the Kafka names of the topics
+// that exist. A *SpecError says what of the spec Kafka refused; the rest is
+// converged all the same.
+func (p *Provisioner) Reconcile(ctx context.Context, app *queuev1alpha1.QueueApp, users []User) ([]string, error) {
+	var topics []string
+	var problems []string
+	err := p.withAdmin(ctx, func(a sarama.ClusterAdmin) error {
+		var err error
+		if topics, problems, err = p.reconcileTopics(a, app); err != nil {
+			return err
+		}
+		acls, aclUsers, err := listACLs(a, app)
+		if err != nil {
+			return err
+		}
+		if err := p.reconcileUsers(a, app, users, aclUsers); err != nil {
+			return err
+		}
+		return reconcileACLs(a, app, users, acls)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return topics, &SpecError{Problems: problems}
+	}
+	return topics, nil
+}
+
+// Delete removes app's users and ACLs, and its topics when its
+// deletionPolicy is Delete.
+func (p *Provisioner) Delete(ctx context.Context, app *queuev1alpha1.QueueApp) error {
+	return p.withAdmin(ctx, func(a sarama.ClusterAdmin) error {
+		_, aclUsers, err := listACLs(a, app)
+		if err != nil {
+			return err
+		}
+		if err := p.deleteUsers(a, app, aclUsers); err != nil {
+			return err
+		}
+		if err := deleteACLs(a, app); err != nil {
+			return err
+		}
+		if app.Spec.DeletionPolicy == queuev1alpha1.DeletionDelete {
+			return deleteTopics(a, app)
+		}
+		return nil
+	})
+}
+
+// withAdmin runs fn with a connected admin client; after a failure the
+// connection is dropped, and the next call connects afresh.
+func (p *Provisioner) withAdmin(ctx context.Context, fn func(sarama.ClusterAdmin) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.admin == nil {
+		admin, err := p.connect(ctx)
+		if err != nil {
+			return err
+		}
+		p.admin = admin
+	}
+	err := fn(p.admin)
+	if err != nil {
+		_ = p.admin.Close()
+		p.admin = nil
+	}
+	return err
+}
+
+func (p *Provisioner) connect(ctx context.Context) (sarama.ClusterAdmin, error) {
+	user, password, err := p.cfg.AdminCredentials(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Kafka admin credentials: %w", err)
+	}
+	c := sarama.NewConfig()
+	c.ClientID = "qaas-operator"
+	c.Version = p.cfg.Version
+	c.Net.DialTimeout = 5 * time.Second
+	c.Net.ReadTimeout = 15 * time.Second
+	c.Net.WriteTimeout = 15 * time.Second
+	c.Metadata.Retry.Max = 1
+	c.Admin.Retry.Max = 1
+	c.Admin.Timeout = 15 * time.Second
+	if p.cfg.TLS != nil {
+		c.Net.TLS.Enable = true
+		c.Net.TLS.Config = p.cfg.TLS
+	}
+	kafkasasl.Configure(c, p.cfg.Mechanism, user, password)
+	admin, err := sarama.NewClusterAdmin(p.cfg.Brokers, c)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to Kafka at %s as %s: %s", strings.Join(p.cfg.Brokers, ","), user, describe(err))
+	}
+	return admin, nil
+}
+
+// describe names a Kafka failure in a sentence without secrets.
+func describe(err error) string {
+	var kerr sarama.KError
+	switch {
+	case errors.As(err, &kerr):
+		return kerr.Error()
+	case errors.Is(err, sarama.ErrOutOfBrokers):
+		return "no broker reachable (" + err.Error() + ")"
+	}
+	return err.Error()
+}

@@ -1,0 +1,134 @@
+package kafkaadmin
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+
+	"github.com/IBM/sarama"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+)
+
+// reconcileTopics creates missing topics, adds partitions and sets config.
+// It never removes partitions (Kafka cannot): such a spec is a problem to
+// report. It returns the Kafka names of the spec's topics that exist.
+func (p *Provisioner) reconcileTopics(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) (existing, problems []string, err error) {
+	if len(app.Spec.Topics) == 0 {
+		return nil, nil, nil
+	}
+	names := make([]string, len(app.Spec.Topics))
+	for i, t := range app.Spec.Topics {
+		names[i] = app.KafkaTopicName(t.Name)
+	}
+	described, err := a.DescribeTopics(names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("describing topics: %s", describe(err))
+	}
+	partitions := map[string]int{}
+	for _, md := range described {
+		switch {
+		case errors.Is(md.Err, sarama.ErrNoError):
+			partitions[md.Name] = len(md.Partitions)
+		case !errors.Is(md.Err, sarama.ErrUnknownTopicOrPartition):
+			return nil, nil, fmt.Errorf("describing topic %s: %s", md.Name, describe(md.Err))
+		}
+	}
+	for _, t := range app.Spec.Topics {
+		name := app.KafkaTopicName(t.Name)
+		have, found := partitions[name]
+		switch {
+		case !found:
+			if err := p.createTopic(a, name, t); err != nil {
+				return nil, nil, err
+			}
+		case have < int(t.Partitions):
+			if err := a.CreatePartitions(name, t.Partitions, nil, false); err != nil {
+				return nil, nil, fmt.Errorf("adding partitions to topic %s: %s", name, describe(err))
+			}
+		case have > int(t.Partitions):
+			problems = append(problems, fmt.Sprintf(
+				"topic %s has %d partitions and Kafka cannot remove partitions: set partitions to %d or more", t.Name, have, have))
+		}
+		if found {
+			if err := setTopicConfig(a, name, t.Config); err != nil {
+				return nil, nil, err
+			}
+		}
+		existing = append(existing, name)
+	}
+	return existing, problems, nil
+}
+
+func (p *Provisioner) createTopic(a sarama.ClusterAdmin, name string, t queuev1alpha1.TopicSpec) error {
+	rf := p.cfg.DefaultReplicationFactor
+	if t.ReplicationFactor != nil {
+		rf = int16(*t.ReplicationFactor)
+	}
+	err := a.CreateTopic(name, &sarama.TopicDetail{NumPartitions: t.Partitions, ReplicationFactor: rf, ConfigEntries: configEntries(t.Config)}, false)
+	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+		return fmt.Errorf("creating topic %s: %s", name, describe(err))
+	}
+	return nil
+}
+
+// setTopicConfig makes the topic's own configuration exactly want, writing
+// only when it differs.
+func setTopicConfig(a sarama.ClusterAdmin, name string, want map[string]string) error {
+	entries, err := a.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
+	if err != nil {
+		return fmt.Errorf("describing the configuration of topic %s: %s", name, describe(err))
+	}
+	have := map[string]string{}
+	for _, e := range entries {
+		if e.Source == sarama.SourceTopic {
+			have[e.Name] = e.Value
+		}
+	}
+	if maps.Equal(have, want) || (len(have) == 0 && len(want) == 0) {
+		return nil
+	}
+	// AlterConfigs replaces the topic's whole configuration: keys left
+	// out of the spec go back to the brokers' defaults.
+	if err := a.AlterConfig(sarama.TopicResource, name, configEntries(want), false); err != nil {
+		return fmt.Errorf("configuring topic %s (%s): %s", name, strings.Join(sortedKeys(want), ", "), describe(err))
+	}
+	return nil
+}
+
+func configEntries(config map[string]string) map[string]*string {
+	out := make(map[string]*string, len(config))
+	for k, v := range config {
+		out[k] = &v
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// deleteTopics deletes every topic with app's prefix, those that left the
+// spec earlier included.
+func deleteTopics(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) error {
+	topics, err := a.ListTopics()
+	if err != nil {
+		return fmt.Errorf("listing topics: %s", describe(err))
+	}
+	for name := range topics {
+		if !strings.HasPrefix(name, app.KafkaPrefix()) {
+			continue
+		}
+		if err := a.DeleteTopic(name); err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+			return fmt.Errorf("deleting topic %s: %s", name, describe(err))
+		}
+	}
+	return nil
+}
