@@ -377,16 +377,24 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 		behind := false
 		var parts []int32
 		if sess != nil {
-			if out := m.take(limit, maxBytes); len(out) > 0 {
-				m.mu.Unlock()
-				return out, nil
+			if catchUpDeadline.IsZero() {
+				catchUpDeadline = later(pollDeadline, time.Now().Add(catchUpWait))
 			}
+			buffered, full := 0, m.pendingBytes >= m.bufferBytes
 			for p, pb := range m.parts {
 				behind = behind || pb.behind()
 				parts = append(parts, p)
+				buffered += len(pb.msgs)
+				full = full || len(pb.msgs) >= maxPendingPerPartition
 			}
-			if catchUpDeadline.IsZero() {
-				catchUpDeadline = later(pollDeadline, time.Now().Add(catchUpWait))
+			// While Kafka holds more than is buffered, a short answer
+			// waits for the rest: POST then GET returns all that was
+			// posted, not the first message of the batch.
+			enough := buffered >= limit || m.pendingBytes >= maxBytes || full || !behind || !time.Now().Before(catchUpDeadline)
+			if buffered > 0 && enough {
+				out := m.take(limit, maxBytes)
+				m.mu.Unlock()
+				return out, nil
 			}
 		}
 		changed := m.changed
