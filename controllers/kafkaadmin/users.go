@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/IBM/sarama"
@@ -106,9 +107,9 @@ func (p *Provisioner) reconcileUsers(a sarama.ClusterAdmin, app *queuev1alpha1.Q
 	return p.removeUsers(a, gone)
 }
 
-// tenantUsers are the users with app's prefix that the ACLs name or this
-// process provisioned.
-func (p *Provisioner) tenantUsers(app *queuev1alpha1.QueueApp, aclUsers []string) []string {
+// tenantUsers are the users with app's prefix among known (and those this
+// process provisioned), each once: Kafka refuses a name asked for twice.
+func (p *Provisioner) tenantUsers(app *queuev1alpha1.QueueApp, known []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(n string) {
@@ -117,7 +118,7 @@ func (p *Provisioner) tenantUsers(app *queuev1alpha1.QueueApp, aclUsers []string
 			out = append(out, n)
 		}
 	}
-	for _, n := range aclUsers {
+	for _, n := range known {
 		add(n)
 	}
 	for n := range p.applied {
@@ -128,11 +129,11 @@ func (p *Provisioner) tenantUsers(app *queuev1alpha1.QueueApp, aclUsers []string
 
 // deleteUsers removes every user of app.
 func (p *Provisioner) deleteUsers(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, aclUsers []string) error {
-	names := p.tenantUsers(app, aclUsers)
+	known := slices.Clone(aclUsers)
 	for _, u := range app.Spec.Users {
-		names = append(names, app.KafkaUserName(u.Name))
+		known = append(known, app.KafkaUserName(u.Name))
 	}
-	existing, err := p.scramUsers(a, names)
+	existing, err := p.scramUsers(a, p.tenantUsers(app, known))
 	if err != nil {
 		return err
 	}

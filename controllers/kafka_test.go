@@ -1,0 +1,356 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/gateway/config"
+	"qaas.dev/qaas/gateway/server"
+)
+
+// tenantApp is a QueueApp with two topics and a readwrite and a read user.
+func tenantApp(ns string) *queuev1alpha1.QueueApp {
+	return &queuev1alpha1.QueueApp{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: ns},
+		Spec: queuev1alpha1.QueueAppSpec{
+			Topics:  []queuev1alpha1.TopicSpec{{Name: "orders", Partitions: 1}, {Name: "events", Partitions: 3}},
+			Users:   []queuev1alpha1.UserSpec{{Name: "admin", Role: queuev1alpha1.RoleReadWrite}, {Name: "reader", Role: queuev1alpha1.RoleRead}},
+			Ingress: queuev1alpha1.IngressSpec{Host: "shop." + ns + ".example.com"},
+		},
+	}
+}
+
+func createApp(t *testing.T, app *queuev1alpha1.QueueApp) {
+	t.Helper()
+	if err := k8s.Create(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionTrue, "")
+}
+
+// waitForCondition waits for condType to have status (and a message
+// holding message).
+func waitForCondition(t *testing.T, app *queuev1alpha1.QueueApp, condType string, status metav1.ConditionStatus, message string) *metav1.Condition {
+	t.Helper()
+	var found *metav1.Condition
+	eventually(t, fmt.Sprintf("%s becomes %s", condType, status), func() error {
+		cur := &queuev1alpha1.QueueApp{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(app), cur); err != nil {
+			return err
+		}
+		found = meta.FindStatusCondition(cur.Status.Conditions, condType)
+		if found == nil || found.Status != status || !strings.Contains(found.Message, message) {
+			return fmt.Errorf("%s is %+v", condType, found)
+		}
+		return nil
+	})
+	return found
+}
+
+// kafkaAdmin reads the broker as its superuser.
+func kafkaAdmin(t *testing.T) sarama.ClusterAdmin {
+	t.Helper()
+	admin, err := broker.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	return admin
+}
+
+func topicPartitions(t *testing.T) map[string]int32 {
+	t.Helper()
+	topics, err := kafkaAdmin(t).ListTopics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int32{}
+	for name, d := range topics {
+		out[name] = d.NumPartitions
+	}
+	return out
+}
+
+func scramUsers(t *testing.T, names ...string) map[string]bool {
+	t.Helper()
+	results, err := kafkaAdmin(t).DescribeUserScramCredentials(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, r := range results {
+		if r.ErrorCode == sarama.ErrNoError && len(r.CredentialInfos) > 0 {
+			out[r.User] = true
+		}
+	}
+	return out
+}
+
+func prefixACLs(t *testing.T, prefix string) int {
+	t.Helper()
+	acls, err := kafkaAdmin(t).ListAcls(sarama.AclFilter{ResourceType: sarama.AclResourceAny, ResourceName: &prefix,
+		ResourcePatternTypeFilter: sarama.AclPatternPrefixed, Operation: sarama.AclOperationAny, PermissionType: sarama.AclPermissionAny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ra := range acls {
+		n += len(ra.Acls)
+	}
+	return n
+}
+
+// runGateway runs the gateway as the QueueApp's Deployment would: its
+// arguments, with the credentials Secret as files in a directory.
+func runGateway(t *testing.T, app *queuev1alpha1.QueueApp) string {
+	t.Helper()
+	dep := get(t, app.Namespace, GatewayName(app), &appsv1.Deployment{})
+	creds := get(t, app.Namespace, CredentialsSecretName(app), &corev1.Secret{})
+	dir := t.TempDir()
+	for key, value := range creds.Data {
+		if err := os.WriteFile(filepath.Join(dir, key), value, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"--log-level=warn"}
+	for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, "--credentials-dir=") {
+			a = "--credentials-dir=" + dir
+		}
+		args = append(args, a)
+	}
+	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Serve(serveCtx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
+func call(t *testing.T, method, url, user, password, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(user, password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestTenantsAreProvisionedAndConfinedEndToEnd(t *testing.T) {
+	a, b := tenantApp(newNamespace(t)), tenantApp(newNamespace(t))
+	createApp(t, a)
+	createApp(t, b)
+
+	// Kafka holds both tenants as specified.
+	parts := topicPartitions(t)
+	for _, app := range []*queuev1alpha1.QueueApp{a, b} {
+		if parts[app.KafkaTopicName("orders")] != 1 || parts[app.KafkaTopicName("events")] != 3 {
+			t.Errorf("partitions %v", parts)
+		}
+		users := scramUsers(t, app.KafkaUserName("admin"), app.KafkaUserName("reader"))
+		if len(users) != 2 {
+			t.Errorf("SCRAM users of %s: %v", app.KafkaPrefix(), users)
+		}
+		// admin: Describe, Read, Write on topics, Read on groups; reader:
+		// the same without Write.
+		if n := prefixACLs(t, app.KafkaPrefix()); n != 7 {
+			t.Errorf("%d ACLs on %s, want 7", n, app.KafkaPrefix())
+		}
+		cur := get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
+		if strings.Join(cur.Status.Topics, ",") != app.KafkaTopicName("orders")+","+app.KafkaTopicName("events") {
+			t.Errorf("status.topics %v", cur.Status.Topics)
+		}
+	}
+
+	// A gateway run as A's Deployment runs it works on A's topics only.
+	url := runGateway(t, a)
+	creds := get(t, a.Namespace, CredentialsSecretName(a), &corev1.Secret{}).Data
+	admin, adminPass := string(creds["admin.username"]), string(creds["admin.password"])
+	reader, readerPass := string(creds["reader.username"]), string(creds["reader.password"])
+	mine, theirs := url+"/topic/"+a.KafkaTopicName("orders"), url+"/topic/"+b.KafkaTopicName("orders")
+
+	if code, body := call(t, http.MethodPost, mine, admin, adminPass, `[{"Value":"hello"}]`); code != http.StatusOK {
+		t.Fatalf("producing to its own topic: %d %s", code, body)
+	}
+	if code, body := call(t, http.MethodGet, mine, reader, readerPass, ""); code != http.StatusOK || !strings.Contains(body, `"Value":"hello"`) {
+		t.Fatalf("the read user consuming: %d %s", code, body)
+	}
+	for name, c := range map[string]struct {
+		method, url, user, password string
+	}{
+		"produce to the other tenant's topic": {http.MethodPost, theirs, admin, adminPass},
+		"consume the other tenant's topic":    {http.MethodGet, theirs, admin, adminPass},
+		"the read user produces":              {http.MethodPost, mine, reader, readerPass},
+	} {
+		if code, body := call(t, c.method, c.url, c.user, c.password, `[{"Value":"x"}]`); code != http.StatusForbidden {
+			t.Errorf("%s: %d %s, want 403", name, code, body)
+		}
+	}
+	bCreds := get(t, b.Namespace, CredentialsSecretName(b), &corev1.Secret{}).Data
+	if code, _ := call(t, http.MethodGet, theirs, string(bCreds["admin.username"]), string(bCreds["admin.password"]), ""); code != http.StatusUnauthorized {
+		t.Errorf("B's user at A's gateway: %d, want 401", code)
+	}
+}
+
+func TestKafkaConvergesOnEditsAndRefusesAPartitionDecrease(t *testing.T) {
+	app := tenantApp(newNamespace(t))
+	createApp(t, app)
+
+	cur := get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
+	cur.Spec.Topics[1].Partitions = 5
+	cur.Spec.Topics[0].Config = map[string]string{"retention.ms": "3600000"}
+	cur.Spec.Users = cur.Spec.Users[:1]
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Kafka follows the edit", func() error {
+		if p := topicPartitions(t)[app.KafkaTopicName("events")]; p != 5 {
+			return fmt.Errorf("events has %d partitions", p)
+		}
+		if users := scramUsers(t, app.KafkaUserName("reader")); len(users) != 0 {
+			return fmt.Errorf("the removed user is still in Kafka")
+		}
+		if n := prefixACLs(t, app.KafkaPrefix()); n != 4 {
+			return fmt.Errorf("%d ACLs, want the admin's 4", n)
+		}
+		return nil
+	})
+	entries, err := kafkaAdmin(t).DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: app.KafkaTopicName("orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || (e.Name == "retention.ms" && e.Value == "3600000" && e.Source == sarama.SourceTopic)
+	}
+	if !found {
+		t.Error("the topic config was not set")
+	}
+
+	cur = get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
+	cur.Spec.Topics[1].Partitions = 2
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	c := waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionFalse, "Kafka cannot remove partitions")
+	if c.Reason != "SpecRefused" || c.ObservedGeneration != cur.Generation {
+		t.Errorf("KafkaReady %+v", c)
+	}
+	if p := topicPartitions(t)[app.KafkaTopicName("events")]; p != 5 {
+		t.Fatalf("a refused decrease changed the topic to %d partitions", p)
+	}
+}
+
+func TestDeletionRemovesUsersAndACLsAndTopicsByPolicy(t *testing.T) {
+	for _, policy := range []queuev1alpha1.DeletionPolicy{queuev1alpha1.DeletionRetain, queuev1alpha1.DeletionDelete} {
+		t.Run(string(policy), func(t *testing.T) {
+			app := tenantApp(newNamespace(t))
+			app.Spec.DeletionPolicy = policy
+			createApp(t, app)
+			if err := k8s.Delete(ctx, get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the QueueApp is released", func() error {
+				err := k8s.Get(ctx, client.ObjectKeyFromObject(app), &queuev1alpha1.QueueApp{})
+				if err == nil {
+					return fmt.Errorf("still there")
+				}
+				return client.IgnoreNotFound(err)
+			})
+			if users := scramUsers(t, app.KafkaUserName("admin"), app.KafkaUserName("reader")); len(users) != 0 {
+				t.Errorf("users left in Kafka: %v", users)
+			}
+			if n := prefixACLs(t, app.KafkaPrefix()); n != 0 {
+				t.Errorf("%d ACLs left on %s", n, app.KafkaPrefix())
+			}
+			_, kept := topicPartitions(t)[app.KafkaTopicName("orders")]
+			if kept != (policy == queuev1alpha1.DeletionRetain) {
+				t.Errorf("deletionPolicy %s: topic kept = %v", policy, kept)
+			}
+		})
+	}
+}
+
+// Kafka going away shows in KafkaReady, with a message naming the problem;
+// Kafka coming back makes the QueueApp Ready again without any edit.
+func TestKafkaOutageShowsAndHeals(t *testing.T) {
+	app := tenantApp(newNamespace(t))
+	createApp(t, app)
+	markGatewayAvailable(t, app)
+	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionTrue, "")
+
+	broker.Close()
+	restarted := false
+	defer func() {
+		if !restarted {
+			restartBroker(t)
+		}
+	}()
+	// Any event makes the operator look again; an annotation is the
+	// lightest.
+	cur := get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
+	cur.Annotations = map[string]string{"touch": time.Now().String()}
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	c := waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionFalse, broker.Addr)
+	if c.Reason != "KafkaUnavailable" {
+		t.Errorf("KafkaReady %+v", c)
+	}
+	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionFalse, "")
+
+	restartBroker(t)
+	restarted = true
+	waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionTrue, "")
+	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionTrue, "")
+}
+
+// markGatewayAvailable does what the Deployment controller (absent from
+// envtest) would once the gateway's pods are ready.
+func markGatewayAvailable(t *testing.T, app *queuev1alpha1.QueueApp) {
+	t.Helper()
+	dep := get(t, app.Namespace, GatewayName(app), &appsv1.Deployment{})
+	dep.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: dep.Generation, Replicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
+		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
+			Reason: "MinimumReplicasAvailable", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+	}
+	if err := k8s.Status().Update(ctx, dep); err != nil {
+		t.Fatal(err)
+	}
+}
