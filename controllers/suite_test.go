@@ -43,6 +43,9 @@ var (
 	// reconciler provisions tenants in it as its superuser.
 	broker        *embedded.Broker
 	brokerDataDir string
+	// brokerAdminPassword stays the same across restarts; the manager's
+	// goroutines read it while tests replace broker.
+	brokerAdminPassword = rand.Text()
 	// managerSettings has no ingress domain, so that a QueueApp without a
 	// host is a spec the operator cannot act on.
 	managerSettings Settings
@@ -88,7 +91,7 @@ func runSuite(m *testing.M) int {
 		Version:                  sarama.V3_6_0_0,
 		DefaultReplicationFactor: -1,
 		AdminCredentials: func(context.Context) (string, string, error) {
-			return embedded.AdminUser, broker.AdminPassword, nil
+			return embedded.AdminUser, brokerAdminPassword, nil
 		},
 	})
 	if err != nil {
@@ -145,7 +148,7 @@ func startSuiteBroker() (stop func(), err error) {
 	if brokerDataDir, err = os.MkdirTemp("", "qaas-envtest-kafka-"); err != nil {
 		return nil, err
 	}
-	if broker, err = embedded.StartBroker(embedded.BrokerOptions{DataDir: brokerDataDir, AdminPassword: rand.Text()}); err != nil {
+	if broker, err = embedded.StartBroker(embedded.BrokerOptions{DataDir: brokerDataDir, AdminPassword: brokerAdminPassword}); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -159,7 +162,7 @@ func restartBroker(t *testing.T) {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(broker.Addr)
 	n, _ := strconv.Atoi(port)
-	b, err := embedded.StartBroker(embedded.BrokerOptions{Port: n, DataDir: brokerDataDir, AdminPassword: broker.AdminPassword})
+	b, err := embedded.StartBroker(embedded.BrokerOptions{Port: n, DataDir: brokerDataDir, AdminPassword: brokerAdminPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
