@@ -28,6 +28,7 @@ import (
 	"qaas.dev/qaas/controllers"
 	"qaas.dev/qaas/controllers/kafkaadmin"
 	"qaas.dev/qaas/internal/flagenv"
+	"qaas.dev/qaas/internal/kafkasasl"
 )
 
 func main() {
@@ -72,7 +73,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 		s.Kafka.Brokers = flagenv.SplitList(v)
 		return nil
 	})
-	fs.StringVar(&s.Kafka.SASLMechanism, "kafka-sasl-mechanism", "SCRAM-SHA-512", "SASL mechanism of Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+	fs.StringVar(&s.Kafka.SASLMechanism, "kafka-sasl-mechanism", kafkasasl.ScramSHA512, "SASL mechanism of Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "Kafka brokers speak TLS")
 	fs.StringVar(&o.kafkaCAFile, "kafka-ca-file", "", "PEM CA bundle of the Kafka brokers' certificates (implies --kafka-tls); copied into each tenant's credentials Secret for its gateway")
 	fs.StringVar(&o.adminSecret, "kafka-admin-secret", "", "Secret in the operator's namespace with keys username and password: the Kafka admin login used to provision tenants")
@@ -85,17 +86,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 func parseOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		flagenv.PrintUsage(fs, out, "Reconciles QueueApps into Kafka tenants and their HTTPS gateways.")
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if err := flagenv.Apply(fs, getenv); err != nil {
+	if err := flagenv.Parse(fs, args, getenv, out, "Reconciles QueueApps into Kafka tenants and their HTTPS gateways."); err != nil {
 		return nil, err
 	}
 	var errs []error
@@ -105,10 +96,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if len(o.settings.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("--kafka-brokers is required"))
 	}
-	switch o.settings.Kafka.SASLMechanism {
-	case "SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN":
-	default:
-		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism %q is not one of SCRAM-SHA-512, SCRAM-SHA-256, PLAIN", o.settings.Kafka.SASLMechanism))
+	if err := kafkasasl.Check(o.settings.Kafka.SASLMechanism); err != nil {
+		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism: %w", err))
 	}
 	if o.defaultIssuer != "" {
 		kind, name, ok := cutIssuer(o.defaultIssuer)

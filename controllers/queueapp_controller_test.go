@@ -151,14 +151,7 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 	}
 
 	// The Deployment becoming available makes the QueueApp Ready.
-	dep.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: dep.Generation, Replicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
-		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
-			Reason: "MinimumReplicasAvailable", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
-	}
-	if err := k8s.Status().Update(ctx, dep); err != nil {
-		t.Fatal(err)
-	}
+	markGatewayAvailable(t, app)
 	eventually(t, "Ready follows the gateway", func() error {
 		cur := get(t, ns, app.Name, &queuev1alpha1.QueueApp{})
 		ready := meta.FindStatusCondition(cur.Status.Conditions, queuev1alpha1.ConditionReady)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"qaas.dev/qaas/internal/flagenv"
+	"qaas.dev/qaas/internal/kafkasasl"
 )
 
 // Config is everything the gateway needs to run.
@@ -45,13 +46,6 @@ type Config struct {
 	DataDir       string
 }
 
-// SASL mechanisms the gateway can use to log in to Kafka.
-const (
-	SASLScramSHA512 = "SCRAM-SHA-512"
-	SASLScramSHA256 = "SCRAM-SHA-256"
-	SASLPlain       = "PLAIN"
-)
-
 // NewFlagSet returns the gateway's flags bound to cfg, with their defaults
 // already stored in cfg.
 func NewFlagSet(cfg *Config) *flag.FlagSet {
@@ -66,7 +60,7 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 		cfg.KafkaBrokers = flagenv.SplitList(s)
 		return nil
 	})
-	fs.StringVar(&cfg.KafkaSASLMechanism, "kafka-sasl-mechanism", SASLScramSHA512, "SASL mechanism for Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+	fs.StringVar(&cfg.KafkaSASLMechanism, "kafka-sasl-mechanism", kafkasasl.ScramSHA512, "SASL mechanism for Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&cfg.KafkaTLS, "kafka-tls", false, "connect to Kafka over TLS")
 	fs.StringVar(&cfg.KafkaCAFile, "kafka-ca-file", "", "PEM CA bundle that signs the Kafka brokers' certificates (implies --kafka-tls)")
 	fs.StringVar(&cfg.KafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version to speak (the oldest broker version in the cluster)")
@@ -93,15 +87,7 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	cfg := &Config{}
 	fs := NewFlagSet(cfg)
-	fs.SetOutput(out)
-	fs.Usage = func() { flagenv.PrintUsage(fs, out, "Serves the qaas HTTP API over Kafka.") }
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if err := flagenv.Apply(fs, getenv); err != nil {
+	if err := flagenv.Parse(fs, args, getenv, out, "Serves the qaas HTTP API over Kafka."); err != nil {
 		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
@@ -130,10 +116,8 @@ func (c *Config) validate() error {
 			errs = append(errs, errors.New("--data-dir only applies with --embedded-kafka"))
 		}
 	}
-	switch c.KafkaSASLMechanism {
-	case SASLScramSHA512, SASLScramSHA256, SASLPlain:
-	default:
-		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism %q is not one of SCRAM-SHA-512, SCRAM-SHA-256, PLAIN", c.KafkaSASLMechanism))
+	if err := kafkasasl.Check(c.KafkaSASLMechanism); err != nil {
+		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism: %w", err))
 	}
 	if c.KafkaCAFile != "" {
 		c.KafkaTLS = true

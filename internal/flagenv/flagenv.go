@@ -20,6 +20,20 @@ func Name(flagName string) string {
 	return Prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// Parse parses args into fs, then fills the flags not given from their
+// twins. Usage (for --help) and errors go to out, after summary.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string, out io.Writer, summary string) error {
+	fs.SetOutput(out)
+	fs.Usage = func() { PrintUsage(fs, out, summary) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return Apply(fs, getenv)
+}
+
 // Apply sets every flag of fs not given on the command line from its
 // environment-variable twin. Call it after fs.Parse.
 func Apply(fs *flag.FlagSet, getenv func(string) string) error {

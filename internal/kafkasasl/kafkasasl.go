@@ -5,10 +5,27 @@ package kafkasasl
 import (
 	"crypto/sha256"
 	"crypto/sha512"
+	"fmt"
 
 	"github.com/IBM/sarama"
 	"github.com/xdg-go/scram"
 )
+
+// The SASL mechanisms qaas logs in with.
+const (
+	ScramSHA512 = sarama.SASLTypeSCRAMSHA512
+	ScramSHA256 = sarama.SASLTypeSCRAMSHA256
+	Plain       = sarama.SASLTypePlaintext
+)
+
+// Check says whether mechanism is one qaas can log in with.
+func Check(mechanism string) error {
+	switch mechanism {
+	case ScramSHA512, ScramSHA256, Plain:
+		return nil
+	}
+	return fmt.Errorf("%q is not one of SCRAM-SHA-512, SCRAM-SHA-256, PLAIN", mechanism)
+}
 
 // Configure makes c log in as user with mechanism (SCRAM-SHA-512,
 // SCRAM-SHA-256 or PLAIN).
