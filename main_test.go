@@ -1,14 +1,30 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/internal/flagenv"
 )
 
@@ -69,4 +85,110 @@ func TestManagerHelpShowsEnvironmentTwins(t *testing.T) {
 			t.Errorf("--help lacks --%s [%s]", f.Name, flagenv.Name(f.Name))
 		}
 	})
+}
+
+// The manager, started as its Deployment starts it, serves its probes and
+// reconciles a QueueApp into Kafka with the admin login of its Secret.
+func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
+	}
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	restConfig, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	user, err := env.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, restConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", kubeconfigPath)
+
+	broker, err := embedded.StartBroker(embedded.BrokerOptions{AdminPassword: rand.Text()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(queuev1alpha1.AddToScheme(scheme))
+	k8s, err := client.New(restConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "qaas-system"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kafka-admin", Namespace: "qaas-system"},
+			Data: map[string][]byte{"username": []byte(embedded.AdminUser), "password": []byte(broker.AdminPassword)}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
+		&queuev1alpha1.QueueApp{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "team-a"},
+			Spec: queuev1alpha1.QueueAppSpec{Topics: []queuev1alpha1.TopicSpec{{Name: "orders", Partitions: 2}}}},
+	} {
+		if err := k8s.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	probes, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeAddr := probes.Addr().String()
+	probes.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(runCtx, []string{
+			"--gateway-image=registry.example.com/qaas:test", "--kafka-brokers=" + broker.Addr,
+			"--kafka-admin-secret=kafka-admin", "--operator-namespace=qaas-system", "--ingress-domain=queue.example.com",
+			"--metrics-bind-address=0", "--health-probe-bind-address=" + probeAddr,
+		}, func(string) string { return "" }, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		app := &queuev1alpha1.QueueApp{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "shop"}, app); err != nil {
+			t.Fatal(err)
+		}
+		if meta.IsStatusConditionTrue(app.Status.Conditions, queuev1alpha1.ConditionKafkaReady) &&
+			app.Status.URL == "https://shop.team-a.queue.example.com" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the manager did not provision the QueueApp: %+v", app.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	admin, err := broker.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	topics, err := admin.ListTopics()
+	if err != nil || topics["team-a.shop.orders"].NumPartitions != 2 {
+		t.Fatalf("topics %v (%v)", topics, err)
+	}
+	resp, err := http.Get("http://" + probeAddr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
