@@ -143,6 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
@@ -153,10 +154,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	reconciler := &controllers.QueueAppReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("qaas-operator"),
-		Settings: o.settings,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("qaas-operator"),
+		Settings:  o.settings,
 	}
 	setupLog := ctrl.Log.WithName("setup")
 	if o.adminSecret == "" {

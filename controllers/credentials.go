@@ -62,7 +62,7 @@ func buildCredentialsSecret(app *queuev1alpha1.QueueApp, settings Settings, url 
 		data[KeyKafkaCA] = settings.Kafka.CAPEM
 	}
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: CredentialsSecretName(app), Namespace: app.Namespace, Labels: labels(app)},
+		ObjectMeta: metav1.ObjectMeta{Name: CredentialsSecretName(app), Namespace: app.Namespace, Labels: childLabels(app)},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}

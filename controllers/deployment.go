@@ -76,13 +76,13 @@ func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentials
 		}
 	}
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: labels(app)},
+		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: childLabels(app)},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels(app)},
+			Selector: &metav1.LabelSelector{MatchLabels: childLabels(app)},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
-					Labels:      labels(app),
+					Labels:      childLabels(app),
 					Annotations: map[string]string{CredentialsHashAnnotation: credentialsHash},
 				},
 				Spec: corev1.PodSpec{

@@ -37,7 +37,7 @@ func buildIngress(app *queuev1alpha1.QueueApp, settings Settings, host string, s
 		className = settings.IngressClassName
 	}
 	ing := &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: labels(app)},
+		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: childLabels(app)},
 		Spec: networkingv1.IngressSpec{
 			TLS: []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: src.secretName}},
 			Rules: []networkingv1.IngressRule{{

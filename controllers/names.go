@@ -31,11 +31,17 @@ func usersOf(app *queuev1alpha1.QueueApp) []queuev1alpha1.UserSpec {
 	return app.Spec.Users
 }
 
-// labels are put on every child, and select the gateway's pods.
-func labels(app *queuev1alpha1.QueueApp) map[string]string {
+// The label that marks the operator's children.
+const (
+	managedByLabel = "app.kubernetes.io/managed-by"
+	managedBy      = "qaas-operator"
+)
+
+// childLabels are put on every child, and select the gateway's pods.
+func childLabels(app *queuev1alpha1.QueueApp) map[string]string {
 	return map[string]string{
-		"app.kubernetes.io/name":       "qaas-gateway",
-		"app.kubernetes.io/instance":   app.Name,
-		"app.kubernetes.io/managed-by": "qaas-operator",
+		"app.kubernetes.io/name":     "qaas-gateway",
+		"app.kubernetes.io/instance": app.Name,
+		managedByLabel:               managedBy,
 	}
 }

@@ -14,11 +14,13 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -40,9 +42,11 @@ const missingSecretRetry = time.Minute
 // QueueAppReconciler reconciles QueueApps.
 type QueueAppReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
-	Settings Settings
+	// APIReader reads objects the cache does not hold (see CacheOptions).
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	Settings  Settings
 	// Kafka provisions tenants in Kafka; when nil, Kafka is left alone and
 	// no KafkaReady condition is reported.
 	Kafka KafkaProvisioner
@@ -217,8 +221,10 @@ func (r *QueueAppReconciler) reconcileTLS(ctx context.Context, app *queuev1alpha
 			fmt.Sprintf("cert-manager's %s %s issues the certificate into Secret %s", src.issuer.Kind, src.issuer.Name, src.secretName))
 		return nil, nil
 	}
+	// The tenant's own Secret is not in the cache (it holds only the
+	// operator's children): read it from the API server.
 	provided := &corev1.Secret{}
-	err = r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: src.secretName}, provided)
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: src.secretName}, provided)
 	switch {
 	case apierrors.IsNotFound(err):
 		setCondition(app, queuev1alpha1.ConditionTLSReady, false, "SecretNotFound",
@@ -320,6 +326,15 @@ func (r *QueueAppReconciler) invalidSpec(ctx context.Context, app *queuev1alpha1
 	r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "InvalidSpec", "Reconcile", "%v", err)
 	setCondition(app, queuev1alpha1.ConditionReady, false, "InvalidSpec", err.Error())
 	app.Status.ObservedGeneration = app.Generation
+}
+
+// CacheOptions keep the manager's cache to the Secrets the operator owns:
+// caching every Secret of the cluster would cost memory, and hold secrets
+// the operator has no use for.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{managedByLabel: managedBy})},
+	}}
 }
 
 // SetupWithManager registers the reconciler; children are watched, so a

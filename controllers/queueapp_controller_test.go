@@ -414,3 +414,41 @@ func writeKubeconfig(t *testing.T) string {
 	}
 	return path
 }
+
+// A TLS Secret of the tenant's own is served once it exists; until then
+// TLSReady says what is missing.
+func TestExistingTLSSecret(t *testing.T) {
+	ns := newNamespace(t)
+	app := &queuev1alpha1.QueueApp{ObjectMeta: metav1.ObjectMeta{Name: "own-tls", Namespace: ns},
+		Spec: queuev1alpha1.QueueAppSpec{Ingress: queuev1alpha1.IngressSpec{Host: "own.example.com",
+			TLS: &queuev1alpha1.IngressTLS{SecretName: "wildcard"}}}}
+	if err := k8s.Create(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	waitForCondition(t, app, queuev1alpha1.ConditionTLSReady, metav1.ConditionFalse, "TLS Secret wildcard does not exist")
+	if ing := get(t, ns, "own-tls-gateway", &networkingv1.Ingress{}); ing.Spec.TLS[0].SecretName != "wildcard" {
+		t.Fatalf("ingress TLS %+v", ing.Spec.TLS)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "own-tls-selfsigned-tls"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a self-signed certificate was made although a Secret is named (%v)", err)
+	}
+
+	cert, err := buildSelfSignedSecret(app, "own.example.com", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "wildcard", Namespace: ns}, Type: corev1.SecretTypeTLS, Data: cert.Data}
+	if err := k8s.Create(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	// The operator looks again within a minute; an edit makes it now.
+	cur := get(t, ns, "own-tls", &queuev1alpha1.QueueApp{})
+	cur.Annotations = map[string]string{"touch": "1"}
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	c := waitForCondition(t, app, queuev1alpha1.ConditionTLSReady, metav1.ConditionTrue, "Secret wildcard")
+	if c.Reason != TLSFromSecret {
+		t.Errorf("TLSReady %+v", c)
+	}
+}

@@ -11,10 +11,10 @@ import (
 // buildService returns the gateway's Service, port 80 to the pods' http.
 func buildService(app *queuev1alpha1.QueueApp) *corev1.Service {
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: labels(app)},
+		ObjectMeta: metav1.ObjectMeta{Name: GatewayName(app), Namespace: app.Namespace, Labels: childLabels(app)},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
-			Selector: labels(app),
+			Selector: childLabels(app),
 			Ports: []corev1.ServicePort{{
 				Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP,
 			}},

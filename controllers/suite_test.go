@@ -108,6 +108,7 @@ func runSuite(m *testing.M) int {
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -116,11 +117,12 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	reconciler = &QueueAppReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("qaas-operator"),
-		Settings: managerSettings,
-		Kafka:    provisioner,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("qaas-operator"),
+		Settings:  managerSettings,
+		Kafka:     provisioner,
 		// Recovery from a Kafka outage is noticed within seconds.
 		MaxRetryDelay: 2 * time.Second,
 	}

@@ -70,7 +70,7 @@ func buildSelfSignedSecret(app *queuev1alpha1.QueueApp, host string, existing *c
 
 func secretForCertificate(app *queuev1alpha1.QueueApp, certPEM, keyPEM []byte) *corev1.Secret {
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: SelfSignedTLSSecretName(app), Namespace: app.Namespace, Labels: labels(app)},
+		ObjectMeta: metav1.ObjectMeta{Name: SelfSignedTLSSecretName(app), Namespace: app.Namespace, Labels: childLabels(app)},
 		Type:       corev1.SecretTypeTLS,
 		Data: map[string][]byte{
 			corev1.TLSCertKey:       certPEM,
