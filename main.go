@@ -67,6 +67,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&s.GatewayImage, "gateway-image", "", "image of the gateway pods unless a QueueApp names one; the manifests set it to the operator's own image, which holds the gateway")
 	fs.StringVar(&s.IngressDomain, "ingress-domain", "", "default hosts are <app>.<namespace>.<ingress domain>")
 	fs.StringVar(&s.IngressClassName, "ingress-class", "", "IngressClass of the gateways' Ingresses unless a QueueApp names one; empty uses the cluster's default class")
+	fs.BoolVar(&s.AllowCustomHosts, "allow-custom-hosts", false, "let QueueApps use hosts outside <namespace>.<ingress domain>; off, a tenant cannot take another's host")
+	fs.BoolVar(&s.AllowImageOverride, "allow-image-override", false, "let QueueApps run a gateway image of their own; off, no tenant image ever sees its users' passwords")
 	fs.StringVar(&o.defaultIssuer, "default-issuer", "", "cert-manager issuer for QueueApps that name no TLS source, as ClusterIssuer/NAME or Issuer/NAME; without it such QueueApps get a self-signed certificate")
 
 	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers the gateways (and the operator) connect to", func(v string) error {

@@ -17,10 +17,12 @@ import (
 )
 
 var testSettings = Settings{
-	GatewayImage:     "registry.example.com/qaas:1.0",
-	IngressDomain:    "queue.example.com",
-	IngressClassName: "nginx",
-	Kafka:            KafkaConnection{Brokers: []string{"k0:9093", "k1:9093"}, SASLMechanism: "SCRAM-SHA-512"},
+	AllowCustomHosts:   true,
+	AllowImageOverride: true,
+	GatewayImage:       "registry.example.com/qaas:1.0",
+	IngressDomain:      "queue.example.com",
+	IngressClassName:   "nginx",
+	Kafka:              KafkaConnection{Brokers: []string{"k0:9093", "k1:9093"}, SASLMechanism: "SCRAM-SHA-512"},
 }
 
 func testApp() *queuev1alpha1.QueueApp {
@@ -53,7 +55,7 @@ func TestCredentialsSecretKeepsPasswords(t *testing.T) {
 			app: testApp,
 			want: map[string]string{
 				"admin.username": "team-a.my-app.admin", "reader.username": "team-a.my-app.reader",
-				"url": "https://my-app.team-a.queue.example.com", "topic.orders": "team-a.my-app.orders",
+				"url": "https://my-app.team-a.queue.example.com", "orders.topic": "team-a.my-app.orders",
 			},
 		},
 		"existing passwords are kept, removed users dropped": {
@@ -197,7 +199,7 @@ func TestIngressTLSSources(t *testing.T) {
 		annotations map[string]string
 	}{
 		"none given, no default issuer: self-signed": {
-			settings: testSettings, reason: TLSSelfSigned, secret: "my-app-selfsigned-tls"},
+			settings: testSettings, reason: TLSSelfSigned, secret: "my-app-selfsigned"},
 		"none given, the operator's default issuer": {
 			settings: withIssuer, reason: TLSFromCertManager, secret: "my-app-tls",
 			annotations: map[string]string{"cert-manager.io/cluster-issuer": "letsencrypt"}},
@@ -276,5 +278,44 @@ func TestSelfSignedCertificateIsKeptUntilItNoLongerFits(t *testing.T) {
 	expiring, _ := buildSelfSignedSecret(app, "a.example.com", first, now.Add(340*24*time.Hour))
 	if string(expiring.Data[corev1.TLSCertKey]) == string(first.Data[corev1.TLSCertKey]) {
 		t.Error("a certificate about to expire was kept")
+	}
+}
+
+func TestPlatformPolicy(t *testing.T) {
+	strict := testSettings
+	strict.AllowCustomHosts, strict.AllowImageOverride = false, false
+	noDomain := strict
+	noDomain.IngressDomain = ""
+	cases := map[string]struct {
+		settings Settings
+		edit     func(*queuev1alpha1.QueueApp)
+		refused  string
+	}{
+		"the default host":                 {settings: strict, edit: func(*queuev1alpha1.QueueApp) {}},
+		"a host in the namespace's domain": {settings: strict, edit: func(a *queuev1alpha1.QueueApp) { a.Spec.Ingress.Host = "api.team-a.queue.example.com" }},
+		"another namespace's host": {settings: strict, edit: func(a *queuev1alpha1.QueueApp) { a.Spec.Ingress.Host = "victim.team-b.queue.example.com" },
+			refused: "hosts must be within team-a.queue.example.com"},
+		"a host that only ends like it": {settings: strict, edit: func(a *queuev1alpha1.QueueApp) { a.Spec.Ingress.Host = "eviltem-a.queue.example.com" },
+			refused: "hosts must be within"},
+		"a host elsewhere": {settings: strict, edit: func(a *queuev1alpha1.QueueApp) { a.Spec.Ingress.Host = "login.bank.example" },
+			refused: "hosts must be within"},
+		"any host without a domain": {settings: noDomain, edit: func(a *queuev1alpha1.QueueApp) { a.Spec.Ingress.Host = "q.example.org" },
+			refused: "--allow-custom-hosts"},
+		"custom hosts allowed": {settings: testSettings, edit: func(a *queuev1alpha1.QueueApp) { a.Spec.Ingress.Host = "login.bank.example" }},
+		"an image of its own": {settings: strict, edit: func(a *queuev1alpha1.QueueApp) { a.Spec.Gateway.Image = "evil:1" },
+			refused: "--allow-image-override"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			app := testApp()
+			c.edit(app)
+			host, err := hostOf(app, c.settings)
+			if err == nil {
+				err = checkPolicy(app, c.settings, host)
+			}
+			if (err == nil) != (c.refused == "") || (err != nil && !strings.Contains(err.Error(), c.refused)) {
+				t.Fatalf("error %v, want refusal %q", err, c.refused)
+			}
+		})
 	}
 }

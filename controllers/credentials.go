@@ -22,8 +22,10 @@ const (
 	KeyEndpointCA = "ca.crt"
 	// KeyKafkaCA holds the CA of the Kafka brokers, for the gateway.
 	KeyKafkaCA = "kafka-ca.crt"
-	// topicKeyPrefix starts "topic.<name>" keys holding Kafka topic names.
-	topicKeyPrefix = "topic."
+	// topicKeySuffix ends "<topic>.topic" keys holding Kafka topic names.
+	// Topic and user names hold no dot, so no key of a topic is a key of
+	// a user ("<user>.username", "<user>.password").
+	topicKeySuffix = ".topic"
 )
 
 // UsernameKey and PasswordKey are the Secret keys of one user.
@@ -53,7 +55,7 @@ func buildCredentialsSecret(app *queuev1alpha1.QueueApp, settings Settings, url 
 		data[PasswordKey(u.Name)] = []byte(password)
 	}
 	for _, t := range app.Spec.Topics {
-		data[topicKeyPrefix+t.Name] = []byte(app.KafkaTopicName(t.Name))
+		data[t.Name+topicKeySuffix] = []byte(app.KafkaTopicName(t.Name))
 	}
 	if len(endpointCA) > 0 {
 		data[KeyEndpointCA] = endpointCA

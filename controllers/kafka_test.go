@@ -231,13 +231,11 @@ func TestKafkaConvergesOnEditsAndRefusesAPartitionDecrease(t *testing.T) {
 	app := tenantApp(newNamespace(t))
 	createApp(t, app)
 
-	cur := get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
-	cur.Spec.Topics[1].Partitions = 5
-	cur.Spec.Topics[0].Config = map[string]string{"retention.ms": "3600000"}
-	cur.Spec.Users = cur.Spec.Users[:1]
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	cur := edit(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+		cur.Spec.Topics[1].Partitions = 5
+		cur.Spec.Topics[0].Config = map[string]string{"retention.ms": "3600000"}
+		cur.Spec.Users = cur.Spec.Users[:1]
+	})
 	eventually(t, "Kafka follows the edit", func() error {
 		if p := topicPartitions(t)[app.KafkaTopicName("events")]; p != 5 {
 			return fmt.Errorf("events has %d partitions", p)
@@ -262,11 +260,9 @@ func TestKafkaConvergesOnEditsAndRefusesAPartitionDecrease(t *testing.T) {
 		t.Error("the topic config was not set")
 	}
 
-	cur = get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
-	cur.Spec.Topics[1].Partitions = 2
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	cur = edit(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+		cur.Spec.Topics[1].Partitions = 2
+	})
 	c := waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionFalse, "Kafka cannot remove partitions")
 	if c.Reason != "SpecRefused" || c.ObservedGeneration != cur.Generation {
 		t.Errorf("KafkaReady %+v", c)
@@ -323,11 +319,9 @@ func TestKafkaOutageShowsAndHeals(t *testing.T) {
 	}()
 	// Any event makes the operator look again; an annotation is the
 	// lightest.
-	cur := get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
-	cur.Annotations = map[string]string{"touch": time.Now().String()}
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+		cur.Annotations = map[string]string{"touch": time.Now().String()}
+	})
 	c := waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionFalse, broker.Addr)
 	if c.Reason != "KafkaUnavailable" {
 		t.Errorf("KafkaReady %+v", c)

@@ -5,7 +5,9 @@ import (
 )
 
 // Names of a QueueApp's children, all derived from the QueueApp so that
-// reconciling is deterministic. Its Kafka names are methods of the API type.
+// reconciling is deterministic. No suffix ends with "-" and another suffix,
+// so two QueueApps' children never share a name ("a-selfsigned" + "-tls"
+// is not "a" + a suffix). Its Kafka names are methods of the API type.
 
 // CredentialsSecretName is the Secret with the users' passwords.
 func CredentialsSecretName(app *queuev1alpha1.QueueApp) string { return app.Name + "-credentials" }
@@ -15,7 +17,7 @@ func GatewayName(app *queuev1alpha1.QueueApp) string { return app.Name + "-gatew
 
 // SelfSignedTLSSecretName is the Secret holding the operator-generated
 // certificate when no TLS source is given.
-func SelfSignedTLSSecretName(app *queuev1alpha1.QueueApp) string { return app.Name + "-selfsigned-tls" }
+func SelfSignedTLSSecretName(app *queuev1alpha1.QueueApp) string { return app.Name + "-selfsigned" }
 
 // IssuedTLSSecretName is where cert-manager puts the issued certificate.
 func IssuedTLSSecretName(app *queuev1alpha1.QueueApp) string { return app.Name + "-tls" }

@@ -105,6 +105,9 @@ func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1
 	// 3a. What the spec means here. A spec the operator cannot act on
 	// waits for an edit: no requeue.
 	host, err := hostOf(app, r.Settings)
+	if err == nil {
+		err = checkPolicy(app, r.Settings, host)
+	}
 	if err != nil {
 		r.invalidSpec(ctx, app, err)
 		return ctrl.Result{}, nil
@@ -187,7 +190,9 @@ func (r *QueueAppReconciler) reconcileKafka(ctx context.Context, app *queuev1alp
 // CA clients need when it is self-signed.
 func (r *QueueAppReconciler) reconcileTLS(ctx context.Context, app *queuev1alpha1.QueueApp, host string, src tlsSource) ([]byte, error) {
 	selfSigned := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: SelfSignedTLSSecretName(app)}, selfSigned)
+	// Read from the API server, not the cache: a stale miss would replace
+	// a certificate clients already trust.
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: SelfSignedTLSSecretName(app)}, selfSigned)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, err
 	}
@@ -245,7 +250,9 @@ func (r *QueueAppReconciler) reconcileTLS(ctx context.Context, app *queuev1alpha
 // passwords, and returns it.
 func (r *QueueAppReconciler) reconcileCredentials(ctx context.Context, app *queuev1alpha1.QueueApp, url string, endpointCA []byte) (*corev1.Secret, error) {
 	existing := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: CredentialsSecretName(app)}, existing)
+	// Read from the API server, not the cache: a stale miss would make new
+	// passwords and lock out every client.
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: CredentialsSecretName(app)}, existing)
 	switch {
 	case apierrors.IsNotFound(err):
 		existing = nil

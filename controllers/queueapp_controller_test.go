@@ -17,8 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -46,6 +46,23 @@ func loadSample(t *testing.T, ns string) *queuev1alpha1.QueueApp {
 func get[T client.Object](t *testing.T, ns, name string, obj T) T {
 	t.Helper()
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+// edit changes an object with mutate, again on the latest version when the
+// operator wrote it meanwhile, and returns it as written.
+func edit[T client.Object](t *testing.T, ns, name string, obj T, mutate func(T)) T {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return k8s.Update(ctx, obj)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return obj
@@ -87,10 +104,10 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 
 	creds := get(t, ns, "my-app-credentials", &corev1.Secret{})
 	for key, want := range map[string]string{
-		"url":             "https://my-app.queue.example.com",
+		"url":             "https://my-app." + ns + ".queue.example.com",
 		"admin.username":  ns + ".my-app.admin",
 		"reader.username": ns + ".my-app.reader",
-		"topic.orders":    ns + ".my-app.orders",
+		"orders.topic":    ns + ".my-app.orders",
 	} {
 		if got := string(creds.Data[key]); got != want {
 			t.Errorf("credentials %s = %q, want %q", key, got, want)
@@ -113,12 +130,12 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 		t.Errorf("service ports %+v", svc.Spec.Ports)
 	}
 	ing := get(t, ns, "my-app-gateway", &networkingv1.Ingress{})
-	if ing.Spec.Rules[0].Host != "my-app.queue.example.com" || ing.Spec.TLS[0].SecretName != "my-app-selfsigned-tls" ||
+	if ing.Spec.Rules[0].Host != "my-app."+ns+".queue.example.com" || ing.Spec.TLS[0].SecretName != "my-app-selfsigned" ||
 		ptr.Deref(ing.Spec.IngressClassName, "") != "nginx" {
 		t.Errorf("ingress %+v", ing.Spec)
 	}
-	cert := get(t, ns, "my-app-selfsigned-tls", &corev1.Secret{})
-	if cert.Type != corev1.SecretTypeTLS || !certificateFits(cert.Data["tls.crt"], "my-app.queue.example.com", time.Now()) ||
+	cert := get(t, ns, "my-app-selfsigned", &corev1.Secret{})
+	if cert.Type != corev1.SecretTypeTLS || !certificateFits(cert.Data["tls.crt"], "my-app."+ns+".queue.example.com", time.Now()) ||
 		string(cert.Data["tls.crt"]) != string(creds.Data["ca.crt"]) {
 		t.Error("the self-signed certificate does not fit the host or is not the credentials' ca.crt")
 	}
@@ -129,7 +146,7 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 	}
 
 	st := app.Status
-	if st.URL != "https://my-app.queue.example.com" || st.CredentialsSecret != "my-app-credentials" ||
+	if st.URL != "https://my-app."+ns+".queue.example.com" || st.CredentialsSecret != "my-app-credentials" ||
 		st.ObservedGeneration != app.Generation || strings.Join(st.Topics, ",") != ns+".my-app.orders" {
 		t.Errorf("status %+v", st)
 	}
@@ -167,11 +184,9 @@ func TestPasswordsSurviveEveryReconcile(t *testing.T) {
 	ns := app.Namespace
 	first := get(t, ns, "my-app-credentials", &corev1.Secret{}).Data
 	for i := range 3 {
-		cur := get(t, ns, app.Name, &queuev1alpha1.QueueApp{})
-		cur.Spec.Gateway.Replicas = ptr.To(int32(3 + i))
-		if err := k8s.Update(ctx, cur); err != nil {
-			t.Fatal(err)
-		}
+		cur := edit(t, ns, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+			cur.Spec.Gateway.Replicas = ptr.To(int32(3 + i))
+		})
 		waitForChildren(t, cur)
 	}
 	now := get(t, ns, "my-app-credentials", &corev1.Secret{}).Data
@@ -201,29 +216,32 @@ func TestChildrenEditedOrDeletedByHandArePutBack(t *testing.T) {
 		return nil
 	})
 
-	svc := get(t, ns, "my-app-gateway", &corev1.Service{})
-	svc.Spec.Ports[0].Port = 8081
-	if err := k8s.Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
-	ing := get(t, ns, "my-app-gateway", &networkingv1.Ingress{})
-	ing.Spec.Rules[0].Host = "hijacked.example.com"
-	if err := k8s.Update(ctx, ing); err != nil {
-		t.Fatal(err)
-	}
-	creds := get(t, ns, "my-app-credentials", &corev1.Secret{})
-	creds.Data["url"] = []byte("https://elsewhere")
-	if err := k8s.Update(ctx, creds); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, ns, "my-app-gateway", &corev1.Service{}, func(svc *corev1.Service) {
+		svc.Spec.Ports[0].Port = 8081
+	})
+	edit(t, ns, "my-app-gateway", &networkingv1.Ingress{}, func(ing *networkingv1.Ingress) {
+		ing.Spec.Rules[0].Host = "hijacked.example.com"
+	})
+	creds := edit(t, ns, "my-app-credentials", &corev1.Secret{}, func(creds *corev1.Secret) {
+		creds.Data["url"] = []byte("https://elsewhere")
+	})
 	eventually(t, "edited children are put back", func() error {
-		if p := get(t, ns, "my-app-gateway", &corev1.Service{}).Spec.Ports[0].Port; p != 80 {
-			return fmt.Errorf("service port %d", p)
+		svc, ing, secret := &corev1.Service{}, &networkingv1.Ingress{}, &corev1.Secret{}
+		for name, obj := range map[string]client.Object{"my-app-gateway": svc, "my-app-credentials": secret} {
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+				return err // a Service being recreated is briefly absent
+			}
 		}
-		if h := get(t, ns, "my-app-gateway", &networkingv1.Ingress{}).Spec.Rules[0].Host; h != "my-app.queue.example.com" {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "my-app-gateway"}, ing); err != nil {
+			return err
+		}
+		if p := svc.Spec.Ports[0].Port; p != 80 || len(svc.Spec.Ports) != 1 {
+			return fmt.Errorf("service ports %+v", svc.Spec.Ports)
+		}
+		if h := ing.Spec.Rules[0].Host; h != "my-app."+ns+".queue.example.com" {
 			return fmt.Errorf("ingress host %s", h)
 		}
-		if u := string(get(t, ns, "my-app-credentials", &corev1.Secret{}).Data["url"]); u != "https://my-app.queue.example.com" {
+		if u := string(secret.Data["url"]); u != "https://my-app."+ns+".queue.example.com" {
 			return fmt.Errorf("url %s", u)
 		}
 		return nil
@@ -238,12 +256,10 @@ func TestSpecChangesReachTheChildren(t *testing.T) {
 	ns := app.Namespace
 	before := get(t, ns, "my-app-gateway", &appsv1.Deployment{}).Spec.Template.Annotations[CredentialsHashAnnotation]
 
-	cur := get(t, ns, app.Name, &queuev1alpha1.QueueApp{})
-	cur.Spec.Gateway.Replicas = ptr.To[int32](4)
-	cur.Spec.Users = []queuev1alpha1.UserSpec{{Name: "admin", Role: queuev1alpha1.RoleReadWrite}, {Name: "billing", Role: queuev1alpha1.RoleRead}}
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	cur := edit(t, ns, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+		cur.Spec.Gateway.Replicas = ptr.To[int32](4)
+		cur.Spec.Users = []queuev1alpha1.UserSpec{{Name: "admin", Role: queuev1alpha1.RoleReadWrite}, {Name: "billing", Role: queuev1alpha1.RoleRead}}
+	})
 	waitForChildren(t, cur)
 	dep := get(t, ns, "my-app-gateway", &appsv1.Deployment{})
 	creds := get(t, ns, "my-app-credentials", &corev1.Secret{})
@@ -331,35 +347,36 @@ func TestDefaultsAreApplied(t *testing.T) {
 	}
 }
 
-// A spec the operator cannot act on sets a condition and waits for an
-// edit: no requeue, no write loop.
+// A spec the operator cannot act on (here: an image of its own, which the
+// platform does not allow) sets a condition and waits for an edit: no
+// requeue, no write loop, no gateway.
 func TestInvalidSpecSetsAConditionAndDoesNotLoop(t *testing.T) {
 	ns := newNamespace(t)
-	app := &queuev1alpha1.QueueApp{ObjectMeta: metav1.ObjectMeta{Name: "no-host", Namespace: ns}}
+	app := &queuev1alpha1.QueueApp{ObjectMeta: metav1.ObjectMeta{Name: "own-image", Namespace: ns},
+		Spec: queuev1alpha1.QueueAppSpec{Gateway: queuev1alpha1.GatewaySpec{Image: "registry.example.com/mine:1"}}}
 	if err := k8s.Create(ctx, app); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the QueueApp says what is wrong", func() error {
-		cur := get(t, ns, "no-host", &queuev1alpha1.QueueApp{})
-		ready := meta.FindStatusCondition(cur.Status.Conditions, queuev1alpha1.ConditionReady)
-		if ready == nil || ready.Reason != "InvalidSpec" || !strings.Contains(ready.Message, "set spec.ingress.host") {
-			return fmt.Errorf("Ready is %+v", ready)
-		}
-		return nil
-	})
-	result, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "no-host"}})
-	if err != nil || result != (ctrl.Result{}) {
-		t.Fatalf("reconcile of an invalid spec returned %+v, %v: want no requeue", result, err)
+	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionFalse, "spec.gateway.image is refused")
+	cur := get(t, ns, "own-image", &queuev1alpha1.QueueApp{})
+	if c := meta.FindStatusCondition(cur.Status.Conditions, queuev1alpha1.ConditionReady); c.Reason != "InvalidSpec" || cur.Status.ObservedGeneration != cur.Generation {
+		t.Fatalf("status %+v", cur.Status)
 	}
-	version := get(t, ns, "no-host", &queuev1alpha1.QueueApp{}).ResourceVersion
 	time.Sleep(2 * time.Second)
-	if now := get(t, ns, "no-host", &queuev1alpha1.QueueApp{}).ResourceVersion; now != version {
-		t.Fatalf("the QueueApp keeps being written (%s then %s)", version, now)
+	if now := get(t, ns, "own-image", &queuev1alpha1.QueueApp{}).ResourceVersion; now != cur.ResourceVersion {
+		t.Fatalf("the QueueApp keeps being written (%s then %s)", cur.ResourceVersion, now)
 	}
 	deps := &appsv1.DeploymentList{}
 	if err := k8s.List(ctx, deps, client.InNamespace(ns)); err != nil || len(deps.Items) != 0 {
 		t.Fatalf("an invalid QueueApp got a gateway (%v)", err)
 	}
+
+	// An edit that makes the spec valid is acted on.
+	cur = edit(t, ns, "own-image", &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+		cur.Spec.Gateway.Image = ""
+	})
+	waitForChildren(t, cur)
+	get(t, ns, "own-image-gateway", &appsv1.Deployment{})
 }
 
 func TestDeletingAQueueAppReleasesIt(t *testing.T) {
@@ -429,7 +446,7 @@ func TestExistingTLSSecret(t *testing.T) {
 	if ing := get(t, ns, "own-tls-gateway", &networkingv1.Ingress{}); ing.Spec.TLS[0].SecretName != "wildcard" {
 		t.Fatalf("ingress TLS %+v", ing.Spec.TLS)
 	}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "own-tls-selfsigned-tls"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "own-tls-selfsigned"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a self-signed certificate was made although a Secret is named (%v)", err)
 	}
 
@@ -442,11 +459,9 @@ func TestExistingTLSSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The operator looks again within a minute; an edit makes it now.
-	cur := get(t, ns, "own-tls", &queuev1alpha1.QueueApp{})
-	cur.Annotations = map[string]string{"touch": "1"}
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, ns, "own-tls", &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+		cur.Annotations = map[string]string{"touch": "1"}
+	})
 	c := waitForCondition(t, app, queuev1alpha1.ConditionTLSReady, metav1.ConditionTrue, "Secret wildcard")
 	if c.Reason != TLSFromSecret {
 		t.Errorf("TLSReady %+v", c)

@@ -12,6 +12,11 @@ type Settings struct {
 	// DefaultIssuer, when its Name is set, issues certificates for
 	// QueueApps that name no TLS source.
 	DefaultIssuer Issuer
+	// AllowCustomHosts lets QueueApps use hosts outside their namespace's
+	// subdomain of IngressDomain.
+	AllowCustomHosts bool
+	// AllowImageOverride lets QueueApps run a gateway image of their own.
+	AllowImageOverride bool
 
 	// Kafka is how gateways reach Kafka.
 	Kafka KafkaConnection

@@ -46,8 +46,8 @@ var (
 	// brokerAdminPassword stays the same across restarts; the manager's
 	// goroutines read it while tests replace broker.
 	brokerAdminPassword = rand.Text()
-	// managerSettings has no ingress domain, so that a QueueApp without a
-	// host is a spec the operator cannot act on.
+	// managerSettings refuses gateway images of the tenants' own, so that
+	// one is a spec the operator cannot act on.
 	managerSettings Settings
 )
 
@@ -83,7 +83,7 @@ func runSuite(m *testing.M) int {
 	}
 	defer stopBroker()
 	managerSettings = testSettings
-	managerSettings.IngressDomain = ""
+	managerSettings.AllowImageOverride = false
 	managerSettings.Kafka.Brokers = []string{broker.Addr}
 	provisioner, err := kafkaadmin.New(kafkaadmin.Config{
 		Brokers:                  []string{broker.Addr},
