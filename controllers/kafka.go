@@ -16,7 +16,7 @@ type KafkaProvisioner interface {
 	// of the credentials Secret. It returns the Kafka names of the topics
 	// that exist; a *kafkaadmin.SpecError says what Kafka refused.
 	Reconcile(ctx context.Context, app *queuev1alpha1.QueueApp, users []kafkaadmin.User) (topics []string, err error)
-	// Delete removes app's users and ACLs, and its topics when its
-	// deletionPolicy is Delete.
-	Delete(ctx context.Context, app *queuev1alpha1.QueueApp) error
+	// Delete removes app's users (named as users, and any its ACLs name)
+	// and ACLs, and its topics when its deletionPolicy is Delete.
+	Delete(ctx context.Context, app *queuev1alpha1.QueueApp, users []string) error
 }

@@ -348,3 +348,36 @@ func markGatewayAvailable(t *testing.T, app *queuev1alpha1.QueueApp) {
 		t.Fatal(err)
 	}
 }
+
+// A QueueApp deleted while Kafka is down stays, says why, and goes once its
+// users and ACLs are removed.
+func TestDeletionWaitsForKafka(t *testing.T) {
+	app := tenantApp(newNamespace(t))
+	createApp(t, app)
+	broker.Close()
+	restarted := false
+	defer func() {
+		if !restarted {
+			restartBroker(t)
+		}
+	}()
+	if err := k8s.Delete(ctx, get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})); err != nil {
+		t.Fatal(err)
+	}
+	c := waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionFalse, "kept until its Kafka users and ACLs are removed")
+	if c.Reason != "DeletionBlocked" {
+		t.Errorf("KafkaReady %+v", c)
+	}
+	restartBroker(t)
+	restarted = true
+	eventually(t, "the QueueApp is released", func() error {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(app), &queuev1alpha1.QueueApp{})
+		if err == nil {
+			return fmt.Errorf("still there")
+		}
+		return client.IgnoreNotFound(err)
+	})
+	if users := scramUsers(t, app.KafkaUserName("admin"), app.KafkaUserName("reader")); len(users) != 0 {
+		t.Errorf("users left in Kafka: %v", users)
+	}
+}

@@ -20,11 +20,13 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
@@ -59,11 +61,11 @@ type QueueAppReconciler struct {
 const defaultMaxRetryDelay = time.Minute
 
 // +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps/status,verbs=get;patch
 // +kubebuilder:rbac:groups=queue.qaas.dev,resources=queueapps/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile makes the world match one QueueApp, in one pass read top to
@@ -95,7 +97,7 @@ func (r *QueueAppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	if apierrors.IsConflict(err) {
 		// Someone else wrote meanwhile; the next pass sees their write.
-		return ctrl.Result{Requeue: true}, nil
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	return result, err
 }
@@ -299,7 +301,11 @@ func (r *QueueAppReconciler) finalize(ctx context.Context, app, before *queuev1a
 		return ctrl.Result{}, nil
 	}
 	if r.Kafka != nil {
-		if err := r.Kafka.Delete(ctx, app); err != nil {
+		var users []string
+		for _, u := range usersOf(app) {
+			users = append(users, app.KafkaUserName(u.Name))
+		}
+		if err := r.Kafka.Delete(ctx, app, users); err != nil {
 			setCondition(app, queuev1alpha1.ConditionKafkaReady, false, "DeletionBlocked",
 				"the QueueApp is kept until its Kafka users and ACLs are removed: "+err.Error())
 			r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "DeletionBlocked", "Delete", "removing the tenant from Kafka: %v", err)
@@ -355,7 +361,9 @@ func (r *QueueAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, maxDelay),
 		}).
-		For(&queuev1alpha1.QueueApp{}).
+		// The operator's own status writes are not a reason to look again.
+		For(&queuev1alpha1.QueueApp{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Owns(&corev1.Secret{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).

@@ -56,6 +56,8 @@ type Provisioner struct {
 	// mu serialises admin operations on the one connection.
 	mu    sync.Mutex
 	admin sarama.ClusterAdmin
+	// adminUser is the admin's name, never given to a tenant.
+	adminUser string
 	// applied remembers the fingerprint of each password this process
 	// gave Kafka, so that unchanged passwords are not written again (Kafka
 	// cannot be asked whether a password matches).
@@ -94,6 +96,12 @@ func (p *Provisioner) Reconcile(ctx context.Context, app *queuev1alpha1.QueueApp
 		}
 		return reconcileACLs(a, app, users, acls)
 	})
+	var refused *SpecError
+	if errors.As(err, &refused) {
+		// Not a connection failure: keep the connection.
+		problems = append(problems, refused.Problems...)
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -104,14 +112,15 @@ func (p *Provisioner) Reconcile(ctx context.Context, app *queuev1alpha1.QueueApp
 }
 
 // Delete removes app's users and ACLs, and its topics when its
-// deletionPolicy is Delete.
-func (p *Provisioner) Delete(ctx context.Context, app *queuev1alpha1.QueueApp) error {
+// deletionPolicy is Delete. users names the app's users as the spec has
+// them (its defaults included); users found in the ACLs go too.
+func (p *Provisioner) Delete(ctx context.Context, app *queuev1alpha1.QueueApp, users []string) error {
 	return p.withAdmin(ctx, func(a sarama.ClusterAdmin) error {
 		_, aclUsers, err := listACLs(a, app)
 		if err != nil {
 			return err
 		}
-		if err := p.deleteUsers(a, app, aclUsers); err != nil {
+		if err := p.deleteUsers(a, app, append(aclUsers, users...)); err != nil {
 			return err
 		}
 		if err := deleteACLs(a, app); err != nil {
@@ -137,7 +146,8 @@ func (p *Provisioner) withAdmin(ctx context.Context, fn func(sarama.ClusterAdmin
 		p.admin = admin
 	}
 	err := fn(p.admin)
-	if err != nil {
+	var refused *SpecError
+	if err != nil && !errors.As(err, &refused) {
 		_ = p.admin.Close()
 		p.admin = nil
 	}
@@ -165,8 +175,9 @@ func (p *Provisioner) connect(ctx context.Context) (sarama.ClusterAdmin, error) 
 	kafkasasl.Configure(c, p.cfg.Mechanism, user, password)
 	admin, err := sarama.NewClusterAdmin(p.cfg.Brokers, c)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to Kafka at %s as %s: %s", strings.Join(p.cfg.Brokers, ","), user, describe(err))
+		return nil, fmt.Errorf("connecting to Kafka at %s: %s", strings.Join(p.cfg.Brokers, ","), describe(err))
 	}
+	p.adminUser = user
 	return admin, nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/IBM/sarama"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/controllers/kafkaadmin"
@@ -336,7 +337,7 @@ func TestEditsConvergeAndNothingChangedMeansNoWrites(t *testing.T) {
 		t.Fatalf("a refused decrease changed Kafka (%d writes)", writes.Load())
 	}
 
-	// A changed password is written once.
+	// A changed password is written once, and logs in.
 	users := usersOf(app, roles)
 	users[0].Password = "rotated"
 	if _, err := p.Reconcile(ctx, app, users); !errors.As(err, &refused) {
@@ -344,6 +345,23 @@ func TestEditsConvergeAndNothingChangedMeansNoWrites(t *testing.T) {
 	}
 	if writes.Load() != 1 {
 		t.Fatalf("a password change made %d writes, want 1", writes.Load())
+	}
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, users[0].Name, "rotated")
+	client, err := sarama.NewClient([]string{b.Addr}, cfg)
+	if err != nil {
+		t.Fatalf("the new password does not log in: %v", err)
+	}
+	client.Close()
+
+	// A topic Kafka refuses (more replicas than brokers) is reported, not
+	// retried as an outage, and the rest converges.
+	app.Spec.Topics[0].Partitions = 5
+	app.Spec.Topics = append(app.Spec.Topics, queuev1alpha1.TopicSpec{Name: "replicated", Partitions: 1, ReplicationFactor: ptr.To[int32](3)})
+	topics, err = p.Reconcile(ctx, app, users)
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "Kafka refused topic replicated") || len(topics) != 2 {
+		t.Fatalf("three replicas on one broker: %v (topics %q)", err, topics)
 	}
 }
 
@@ -360,7 +378,9 @@ func TestDeleteFollowsTheDeletionPolicy(t *testing.T) {
 				}
 			}
 			app.Spec.DeletionPolicy = policy
-			if err := p.Delete(ctx, app); err != nil {
+			// The spec's users are named: one whose ACLs were lost is
+			// found all the same.
+			if err := p.Delete(ctx, app, []string{app.KafkaUserName("admin")}); err != nil {
 				t.Fatal(err)
 			}
 			st := readBack(t, b)

@@ -41,11 +41,18 @@ func (p *Provisioner) reconcileTopics(a sarama.ClusterAdmin, app *queuev1alpha1.
 		have, found := partitions[name]
 		switch {
 		case !found:
-			if err := p.createTopic(a, name, t); err != nil {
+			err := p.createTopic(a, name, t)
+			if refusedSpec(err) {
+				problems = append(problems, fmt.Sprintf("Kafka refused topic %s: %s", t.Name, describe(err)))
+				continue
+			}
+			if err != nil {
 				return nil, nil, err
 			}
 		case have < int(t.Partitions):
-			if err := a.CreatePartitions(name, t.Partitions, nil, false); err != nil {
+			if err := a.CreatePartitions(name, t.Partitions, nil, false); refusedSpec(err) {
+				problems = append(problems, fmt.Sprintf("Kafka refused %d partitions for topic %s: %s", t.Partitions, t.Name, describe(err)))
+			} else if err != nil {
 				return nil, nil, fmt.Errorf("adding partitions to topic %s: %s", name, describe(err))
 			}
 		case have > int(t.Partitions):
@@ -53,7 +60,10 @@ func (p *Provisioner) reconcileTopics(a sarama.ClusterAdmin, app *queuev1alpha1.
 				"topic %s has %d partitions and Kafka cannot remove partitions: set partitions to %d or more", t.Name, have, have))
 		}
 		if found {
-			if err := setTopicConfig(a, name, t.Config); err != nil {
+			err := setTopicConfig(a, name, t.Config)
+			if refusedSpec(err) {
+				problems = append(problems, fmt.Sprintf("Kafka refused the config of topic %s: %s", t.Name, describe(err)))
+			} else if err != nil {
 				return nil, nil, err
 			}
 		}
@@ -69,9 +79,21 @@ func (p *Provisioner) createTopic(a sarama.ClusterAdmin, name string, t queuev1a
 	}
 	err := a.CreateTopic(name, &sarama.TopicDetail{NumPartitions: t.Partitions, ReplicationFactor: rf, ConfigEntries: configEntries(t.Config)}, false)
 	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-		return fmt.Errorf("creating topic %s: %s", name, describe(err))
+		return fmt.Errorf("creating topic %s: %w", name, err)
 	}
 	return nil
+}
+
+// refusedSpec says whether Kafka refused a value of the spec, which no
+// retry changes, rather than failing to answer.
+func refusedSpec(err error) bool {
+	for _, kerr := range []sarama.KError{sarama.ErrInvalidConfig, sarama.ErrInvalidReplicationFactor, sarama.ErrInvalidPartitions,
+		sarama.ErrInvalidReplicaAssignment, sarama.ErrPolicyViolation, sarama.ErrInvalidTopic} {
+		if errors.Is(err, kerr) {
+			return true
+		}
+	}
+	return false
 }
 
 // setTopicConfig makes the topic's own configuration exactly want, writing
@@ -93,7 +115,7 @@ func setTopicConfig(a sarama.ClusterAdmin, name string, want map[string]string) 
 	// AlterConfigs replaces the topic's whole configuration: keys left
 	// out of the spec go back to the brokers' defaults.
 	if err := a.AlterConfig(sarama.TopicResource, name, configEntries(want), false); err != nil {
-		return fmt.Errorf("configuring topic %s (%s): %s", name, strings.Join(sortedKeys(want), ", "), describe(err))
+		return fmt.Errorf("configuring topic %s (%s): %w", name, strings.Join(sortedKeys(want), ", "), err)
 	}
 	return nil
 }

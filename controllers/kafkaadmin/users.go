@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/IBM/sarama"
@@ -78,6 +77,9 @@ func (p *Provisioner) reconcileUsers(a sarama.ClusterAdmin, app *queuev1alpha1.Q
 	}
 	var upserts []sarama.AlterUserScramCredentialsUpsert
 	for _, u := range users {
+		if u.Name == p.adminUser {
+			return &SpecError{Problems: []string{fmt.Sprintf("user %s is the operator's Kafka admin and cannot be a tenant's", u.Name)}}
+		}
 		if existing[u.Name] && p.applied[u.Name] == fingerprint(u.Name, u.Password) {
 			continue
 		}
@@ -127,21 +129,27 @@ func (p *Provisioner) tenantUsers(app *queuev1alpha1.QueueApp, known []string) [
 	return out
 }
 
-// deleteUsers removes every user of app.
-func (p *Provisioner) deleteUsers(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, aclUsers []string) error {
-	known := slices.Clone(aclUsers)
-	for _, u := range app.Spec.Users {
-		known = append(known, app.KafkaUserName(u.Name))
+// deleteUsers removes every known user of app, with the credentials of
+// either SCRAM mechanism (the platform may have switched).
+func (p *Provisioner) deleteUsers(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, known []string) error {
+	names := p.tenantUsers(app, known)
+	if len(names) == 0 {
+		return nil
 	}
-	existing, err := p.scramUsers(a, p.tenantUsers(app, known))
-	if err != nil {
+	var deletes []sarama.AlterUserScramCredentialsDelete
+	for _, n := range names {
+		for _, m := range []sarama.ScramMechanismType{sarama.SCRAM_MECHANISM_SHA_256, sarama.SCRAM_MECHANISM_SHA_512} {
+			deletes = append(deletes, sarama.AlterUserScramCredentialsDelete{Name: n, Mechanism: m})
+		}
+	}
+	results, err := a.DeleteUserScramCredentials(deletes)
+	if err := firstUserError("removing", results, err); err != nil {
 		return err
 	}
-	var gone []string
-	for name := range existing {
-		gone = append(gone, name)
+	for _, n := range names {
+		delete(p.applied, n)
 	}
-	return p.removeUsers(a, gone)
+	return nil
 }
 
 func (p *Provisioner) removeUsers(a sarama.ClusterAdmin, names []string) error {
