@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,22 +11,13 @@ import (
 	"os"
 	"strings"
 
-	"github.com/IBM/sarama"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/controllers"
-	"qaas.dev/qaas/controllers/kafkaadmin"
 	"qaas.dev/qaas/internal/flagenv"
 	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/operator"
 )
 
 func main() {
@@ -43,27 +32,20 @@ func main() {
 
 // options are the manager's flags.
 type options struct {
-	metricsAddr   string
-	probeAddr     string
-	leaderElect   bool
-	settings      controllers.Settings
+	operator.Options
 	kafkaCAFile   string
-	adminSecret   string
-	replication   int
-	kafkaVersion  string
-	namespace     string
-	zap           zap.Options
 	defaultIssuer string
+	zap           zap.Options
 }
 
 func newFlagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
-	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
-	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
-	fs.StringVar(&o.namespace, "operator-namespace", "", "the operator's own namespace, where the Kafka admin Secret is (set from the pod's namespace by the manifests)")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
+	fs.StringVar(&o.Namespace, "operator-namespace", "", "the operator's own namespace, where the Kafka admin Secret is (set from the pod's namespace by the manifests)")
 
-	s := &o.settings
+	s := &o.Settings
 	fs.StringVar(&s.GatewayImage, "gateway-image", "", "image of the gateway pods unless a QueueApp names one; the manifests set it to the operator's own image, which holds the gateway")
 	fs.StringVar(&s.IngressDomain, "ingress-domain", "", "default hosts are <app>.<namespace>.<ingress domain>")
 	fs.StringVar(&s.IngressClassName, "ingress-class", "", "IngressClass of the gateways' Ingresses unless a QueueApp names one; empty uses the cluster's default class")
@@ -78,9 +60,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&s.Kafka.SASLMechanism, "kafka-sasl-mechanism", kafkasasl.ScramSHA512, "SASL mechanism of Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "Kafka brokers speak TLS")
 	fs.StringVar(&o.kafkaCAFile, "kafka-ca-file", "", "PEM CA bundle of the Kafka brokers' certificates (implies --kafka-tls); copied into each tenant's credentials Secret for its gateway")
-	fs.StringVar(&o.adminSecret, "kafka-admin-secret", "", "Secret in the operator's namespace with keys username and password: the Kafka admin login used to provision tenants")
-	fs.StringVar(&o.kafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version the operator speaks (the oldest broker version in the cluster)")
-	fs.IntVar(&o.replication, "kafka-replication-factor", -1, "replication factor of topics whose QueueApp sets none; -1 leaves it to the brokers' default.replication.factor")
+	fs.StringVar(&o.AdminSecret, "kafka-admin-secret", "", "Secret in the operator's namespace with keys username and password: the Kafka admin login used to provision tenants")
+	fs.StringVar(&o.KafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version the operator speaks (the oldest broker version in the cluster)")
+	fs.IntVar(&o.ReplicationFactor, "kafka-replication-factor", -1, "replication factor of topics whose QueueApp sets none; -1 leaves it to the brokers' default.replication.factor")
 	o.zap.BindFlags(fs)
 	return fs
 }
@@ -92,13 +74,13 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		return nil, err
 	}
 	var errs []error
-	if o.settings.GatewayImage == "" {
+	if o.Settings.GatewayImage == "" {
 		errs = append(errs, errors.New("--gateway-image is required (the manifests set it to the operator's own image)"))
 	}
-	if len(o.settings.Kafka.Brokers) == 0 {
+	if len(o.Settings.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("--kafka-brokers is required"))
 	}
-	if err := kafkasasl.Check(o.settings.Kafka.SASLMechanism); err != nil {
+	if err := kafkasasl.Check(o.Settings.Kafka.SASLMechanism); err != nil {
 		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism: %w", err))
 	}
 	if o.defaultIssuer != "" {
@@ -106,9 +88,9 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		if !ok {
 			errs = append(errs, fmt.Errorf("--default-issuer %q is not ClusterIssuer/NAME or Issuer/NAME", o.defaultIssuer))
 		}
-		o.settings.DefaultIssuer = controllers.Issuer{Kind: kind, Name: name}
+		o.Settings.DefaultIssuer = controllers.Issuer{Kind: kind, Name: name}
 	}
-	if o.adminSecret != "" && o.namespace == "" {
+	if o.AdminSecret != "" && o.Namespace == "" {
 		errs = append(errs, errors.New("--kafka-admin-secret needs --operator-namespace, where the Secret is"))
 	}
 	if o.kafkaCAFile != "" {
@@ -116,8 +98,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--kafka-ca-file: %w", err))
 		}
-		o.settings.Kafka.CAPEM = ca
-		o.settings.Kafka.TLS = true
+		o.Settings.Kafka.CAPEM = ca
+		o.Settings.Kafka.TLS = true
 	}
 	return o, errors.Join(errs...)
 }
@@ -138,86 +120,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr)))
-
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(queuev1alpha1.AddToScheme(scheme))
-
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                  scheme,
-		Cache:                   controllers.CacheOptions(),
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress:  o.probeAddr,
-		LeaderElection:          o.leaderElect,
-		LeaderElectionID:        "qaas-operator.queue.qaas.dev",
-		LeaderElectionNamespace: o.namespace,
-	})
+	mgr, err := operator.NewManager(ctrl.GetConfigOrDie(), o.Options)
 	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
-	}
-	reconciler := &controllers.QueueAppReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorder("qaas-operator"),
-		Settings:  o.settings,
-	}
-	setupLog := ctrl.Log.WithName("setup")
-	if o.adminSecret == "" {
-		setupLog.Info("no --kafka-admin-secret: Kafka provisioning is off, tenants' topics, users and ACLs must exist already")
-	} else {
-		provisioner, err := newProvisioner(o, mgr.GetAPIReader())
-		if err != nil {
-			return err
-		}
-		reconciler.Kafka = provisioner
-	}
-	if err := reconciler.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the QueueApp controller: %w", err)
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return err
-	}
-	setupLog.Info("starting the manager")
+	ctrl.Log.WithName("setup").Info("starting the manager")
 	return mgr.Start(ctx)
-}
-
-// newProvisioner provisions tenants as the admin of the Secret named by
-// --kafka-admin-secret, read afresh for every connection.
-func newProvisioner(o *options, reader client.Reader) (*kafkaadmin.Provisioner, error) {
-	version, err := sarama.ParseKafkaVersion(o.kafkaVersion)
-	if err != nil {
-		return nil, fmt.Errorf("--kafka-version: %w", err)
-	}
-	cfg := kafkaadmin.Config{
-		Brokers:                  o.settings.Kafka.Brokers,
-		Mechanism:                o.settings.Kafka.SASLMechanism,
-		Version:                  version,
-		DefaultReplicationFactor: int16(o.replication),
-		AdminCredentials: func(ctx context.Context) (string, string, error) {
-			secret := &corev1.Secret{}
-			key := client.ObjectKey{Namespace: o.namespace, Name: o.adminSecret}
-			if err := reader.Get(ctx, key, secret); err != nil {
-				return "", "", fmt.Errorf("Secret %s: %w", key, err)
-			}
-			user, password := string(secret.Data["username"]), string(secret.Data["password"])
-			if user == "" || password == "" {
-				return "", "", fmt.Errorf("Secret %s needs the keys username and password", key)
-			}
-			return user, password, nil
-		},
-	}
-	if o.settings.Kafka.TLS {
-		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(o.settings.Kafka.CAPEM) > 0 {
-			cfg.TLS.RootCAs = x509.NewCertPool()
-			if !cfg.TLS.RootCAs.AppendCertsFromPEM(o.settings.Kafka.CAPEM) {
-				return nil, errors.New("--kafka-ca-file holds no PEM certificate")
-			}
-		}
-	}
-	return kafkaadmin.New(cfg)
 }

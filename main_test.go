@@ -45,10 +45,10 @@ func TestManagerOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := o.settings
+	s := o.Settings
 	if s.GatewayImage != env["QAAS_GATEWAY_IMAGE"] || strings.Join(s.Kafka.Brokers, ",") != "k0:9093,k1:9093" ||
 		s.IngressDomain != "queue.example.com" || s.IngressClassName != "nginx" || s.DefaultIssuer.Kind != "ClusterIssuer" ||
-		s.DefaultIssuer.Name != "letsencrypt" || !s.Kafka.TLS || string(s.Kafka.CAPEM) != "PEM" || o.namespace != "qaas-system" {
+		s.DefaultIssuer.Name != "letsencrypt" || !s.Kafka.TLS || string(s.Kafka.CAPEM) != "PEM" || o.Namespace != "qaas-system" {
 		t.Fatalf("settings %+v", s)
 	}
 }
