@@ -66,7 +66,11 @@ build: ## Build bin/manager and bin/gateway.
 	$(GO) build -o $(LOCALBIN)/gateway ./gateway
 
 .PHONY: demo
-demo: ## Run the gateway with an embedded Kafka and a demo tenant; prints how to use it.
+demo: ## Run everything on this machine (API server, Kafka, operator, the sample's gateway); prints how to use it.
+	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(bash hack/envtest/build.sh)}" $(GO) run ./demo
+
+.PHONY: demo-gateway
+demo-gateway: ## Run the gateway alone with an embedded Kafka and a demo tenant; prints how to use it.
 	$(GO) run ./gateway --embedded-kafka
 
 .PHONY: run

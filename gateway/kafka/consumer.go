@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -51,7 +50,6 @@ type member struct {
 	sess         sarama.ConsumerGroupSession
 	parts        map[int32]*partitionBuffer
 	pendingBytes int
-	rotate       int
 	err          error
 	active       int
 	lastUsed     time.Time
@@ -314,32 +312,35 @@ func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMess
 	}
 }
 
-// take hands out up to limit buffered messages, stopping early once their
-// values reach maxBytes (but always giving at least one), and marks them.
-// m.mu must be held and m.sess set.
+// take hands out up to limit buffered messages, oldest first across
+// partitions (so that a GET reads as the messages were posted), stopping
+// early once their values reach maxBytes (but always giving at least one),
+// and marks them. m.mu must be held and m.sess set.
 func (m *member) take(limit, maxBytes int) []*sarama.ConsumerMessage {
-	ids := make([]int32, 0, len(m.parts))
-	for p := range m.parts {
-		ids = append(ids, p)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	var out []*sarama.ConsumerMessage
 	bytes := 0
-	// Start at a different partition each time so none is starved.
-	m.rotate++
-	for i := range ids {
-		pb := m.parts[ids[(i+m.rotate)%len(ids)]]
-		for len(pb.msgs) > 0 && len(out) < limit {
-			msg := pb.msgs[0]
-			if len(out) > 0 && bytes+len(msg.Value) > maxBytes {
-				break
+	for len(out) < limit {
+		var oldest *partitionBuffer
+		for p, pb := range m.parts {
+			if len(pb.msgs) == 0 {
+				continue
 			}
-			pb.msgs[0] = nil
-			pb.msgs = pb.msgs[1:]
-			bytes += len(msg.Value)
-			out = append(out, msg)
-			m.sess.MarkMessage(msg, "")
+			if oldest == nil || olderThan(pb.msgs[0], oldest.msgs[0]) || (pb.msgs[0].Timestamp.Equal(oldest.msgs[0].Timestamp) && p < oldest.msgs[0].Partition) {
+				oldest = pb
+			}
 		}
+		if oldest == nil {
+			break
+		}
+		msg := oldest.msgs[0]
+		if len(out) > 0 && bytes+len(msg.Value) > maxBytes {
+			break
+		}
+		oldest.msgs[0] = nil
+		oldest.msgs = oldest.msgs[1:]
+		bytes += len(msg.Value)
+		out = append(out, msg)
+		m.sess.MarkMessage(msg, "")
 	}
 	if len(out) > 0 {
 		m.pendingBytes -= bytes
@@ -347,6 +348,8 @@ func (m *member) take(limit, maxBytes int) []*sarama.ConsumerMessage {
 	}
 	return out
 }
+
+func olderThan(a, b *sarama.ConsumerMessage) bool { return a.Timestamp.Before(b.Timestamp) }
 
 // Take hands out up to limit messages. It waits up to wait for a first
 // message; and, whatever wait is, for the member to be assigned and for

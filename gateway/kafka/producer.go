@@ -35,6 +35,7 @@ type Placement struct {
 type delivery struct {
 	index     int
 	partition int32
+	sticky    *stickyPartition
 	results   chan<- deliveryResult
 }
 
@@ -94,11 +95,12 @@ func (u *User) send(ctx context.Context, topic string, msgs []Message, results c
 	if u.producerClosed {
 		return 0, newError(KindUnavailable, sarama.ErrClosedClient, "the gateway is shutting down")
 	}
+	sticky := newStickyPartition()
 	for i, m := range msgs {
 		pm := &sarama.ProducerMessage{
 			Topic:    topic,
 			Value:    sarama.ByteEncoder(m.Value),
-			Metadata: &delivery{index: i, partition: m.Partition, results: results},
+			Metadata: &delivery{index: i, partition: m.Partition, sticky: sticky, results: results},
 		}
 		if m.Key != nil {
 			pm.Key = sarama.ByteEncoder(m.Key)

@@ -257,3 +257,27 @@ func TestHeadDoesNotConsume(t *testing.T) {
 		t.Fatalf("after a HEAD the group got %q", got)
 	}
 }
+
+// The keyless messages of one request stay together, in order, on a
+// topic with several partitions.
+func TestKeylessMessagesOfARequestKeepTheirOrder(t *testing.T) {
+	tb := startBroker(t, embeddedDefaults())
+	gw := startGateway(t, tb)
+	pass := tb.passwords[userA]
+	var batch []string
+	var want []string
+	for i := range 20 {
+		batch = append(batch, fmt.Sprintf(`{"Value":"m%02d"}`, i))
+		want = append(want, fmt.Sprintf("m%02d", i))
+	}
+	placed := decode[[]placement](t, gw.post(t, userA, pass, "/topic/"+topicA3, "["+strings.Join(batch, ",")+"]"))
+	for i, p := range placed {
+		if p.Partition != placed[0].Partition || p.Offset != placed[0].Offset+int64(i) {
+			t.Fatalf("message %d landed at %+v, apart from the first at %+v", i, p, placed[0])
+		}
+	}
+	got := values(decode[[]message](t, gw.get(t, userA, pass, "/topic/"+topicA3+"?limit=100")))
+	if !slices.Equal(got, want) {
+		t.Fatalf("GET returned %q, want %q", got, want)
+	}
+}
