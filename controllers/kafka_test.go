@@ -281,13 +281,7 @@ func TestDeletionRemovesUsersAndACLsAndTopicsByPolicy(t *testing.T) {
 			if err := k8s.Delete(ctx, get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "the QueueApp is released", func() error {
-				err := k8s.Get(ctx, client.ObjectKeyFromObject(app), &queuev1alpha1.QueueApp{})
-				if err == nil {
-					return fmt.Errorf("still there")
-				}
-				return client.IgnoreNotFound(err)
-			})
+			waitForRelease(t, app)
 			if users := scramUsers(t, app.KafkaUserName("admin"), app.KafkaUserName("reader")); len(users) != 0 {
 				t.Errorf("users left in Kafka: %v", users)
 			}
@@ -370,13 +364,7 @@ func TestDeletionWaitsForKafka(t *testing.T) {
 	}
 	restartBroker(t)
 	restarted = true
-	eventually(t, "the QueueApp is released", func() error {
-		err := k8s.Get(ctx, client.ObjectKeyFromObject(app), &queuev1alpha1.QueueApp{})
-		if err == nil {
-			return fmt.Errorf("still there")
-		}
-		return client.IgnoreNotFound(err)
-	})
+	waitForRelease(t, app)
 	if users := scramUsers(t, app.KafkaUserName("admin"), app.KafkaUserName("reader")); len(users) != 0 {
 		t.Errorf("users left in Kafka: %v", users)
 	}

@@ -51,6 +51,18 @@ func get[T client.Object](t *testing.T, ns, name string, obj T) T {
 	return obj
 }
 
+// waitForRelease waits until a deleted QueueApp is gone.
+func waitForRelease(t *testing.T, app *queuev1alpha1.QueueApp) {
+	t.Helper()
+	eventually(t, "the QueueApp is released", func() error {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(app), &queuev1alpha1.QueueApp{})
+		if err == nil {
+			return fmt.Errorf("still there")
+		}
+		return client.IgnoreNotFound(err)
+	})
+}
+
 // edit changes an object with mutate, again on the latest version when the
 // operator wrote it meanwhile, and returns it as written.
 func edit[T client.Object](t *testing.T, ns, name string, obj T, mutate func(T)) T {
@@ -384,13 +396,7 @@ func TestDeletingAQueueAppReleasesIt(t *testing.T) {
 	if err := k8s.Delete(ctx, get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the QueueApp is gone", func() error {
-		err := k8s.Get(ctx, client.ObjectKeyFromObject(app), &queuev1alpha1.QueueApp{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("still there (%v)", err)
-	})
+	waitForRelease(t, app)
 }
 
 // kubectl explain, against the envtest server, shows the API's docs.

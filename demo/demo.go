@@ -150,10 +150,7 @@ export SASL_PASSWORD=%s
 export TOPIC=%s
 export CURL_CA_BUNDLE=%s
 
-curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST $URL/topic/$TOPIC -d '[{"Value": "first message"},{"Value":"second message"}]'
-curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST "$URL/topic/$TOPIC?format=raw" -d '{"my": {"complex": ["json", "here"]}}'
-curl -u $SASL_USERNAME:$SASL_PASSWORD "$URL/topic/$TOPIC?limit=2"
-
+%s
 The control plane answers kubectl:
 
 export KUBECONFIG=%s
@@ -161,7 +158,7 @@ export KUBECONFIG=%s
 %s -n %s get secret %s -o yaml
 
 `, sample.Namespace, sample.Name, url, creds.Data["admin.username"], creds.Data["admin.password"], creds.Data["orders.topic"], caFile,
-		kubeconfig, filepath.Join(o.assetsDir, "kubectl"), filepath.Join(o.assetsDir, "kubectl"), sample.Namespace, creds.Name)
+		embedded.OVHCalls, kubeconfig, filepath.Join(o.assetsDir, "kubectl"), filepath.Join(o.assetsDir, "kubectl"), sample.Namespace, creds.Name)
 
 	<-ctx.Done()
 	return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"qaas.dev/qaas/internal/demotest"
 )
 
 // The end-to-end demo, as README shows it: the printed block pasted into
@@ -32,47 +33,30 @@ func TestDemoWorksAsPrinted(t *testing.T) {
 		}
 	}()
 
-	var exports, curls, kubectl []string
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		line := lines.Text()
-		switch {
-		case strings.HasPrefix(line, "export "):
-			exports = append(exports, line)
-		case strings.HasPrefix(line, "curl "):
-			curls = append(curls, line)
-		case strings.Contains(line, "kubectl get queueapps"):
-			kubectl = append(kubectl, line)
-		}
-		if len(kubectl) == 1 {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	if len(curls) != 3 || len(exports) != 6 || len(kubectl) != 1 {
-		t.Fatalf("the printed block has %d exports, %d curl lines, %d kubectl lines", len(exports), len(curls), len(kubectl))
+	b := demotest.Read(out, func(b demotest.Block) bool { return len(b.Kubectl) > 0 })
+	if len(b.Curls) != 3 || len(b.Exports) != 6 {
+		t.Fatalf("the printed block has %d exports and %d curl lines", len(b.Exports), len(b.Curls))
 	}
 	shell := func(line string) string {
 		t.Helper()
-		script := strings.Join(exports, "\n") + "\n" + strings.Replace(line, "curl ", "curl -sS --fail-with-body --max-time 20 ", 1)
-		got, err := exec.CommandContext(ctx, "bash", "-c", script).CombinedOutput()
+		got, err := b.Run(ctx, line)
 		if err != nil {
 			t.Fatalf("%s: %v: %s", line, err, got)
 		}
-		return string(got)
+		return got
 	}
-	if got := shell(curls[0]); !strings.Contains(got, `"Offset":1`) {
+	if got := shell(b.Curls[0]); !strings.Contains(got, `"Offset":1`) {
 		t.Fatalf("produce answered %s", got)
 	}
-	shell(curls[1])
-	got := shell(curls[2])
+	shell(b.Curls[1])
+	got := shell(b.Curls[2])
 	if !strings.Contains(got, `"Value":"first message"`) || !strings.Contains(got, `"Value":"second message"`) ||
 		strings.Index(got, "first message") > strings.Index(got, "second message") {
 		t.Fatalf("consume answered %s", got)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got := shell(kubectl[0])
+		got := shell(b.Kubectl[0])
 		if strings.Contains(got, "my-app   True") {
 			break
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"qaas.dev/qaas/internal/demotest"
 )
 
 // The embedded default prints a block a user pastes into a shell; pasted
@@ -34,43 +36,30 @@ func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
 		}
 	}()
 
-	var exports, curls []string
-	lines := bufio.NewScanner(out)
-	for len(curls) < 3 && lines.Scan() {
-		switch line := lines.Text(); {
-		case strings.HasPrefix(line, "export "):
-			exports = append(exports, line)
-		case strings.HasPrefix(line, "curl "):
-			curls = append(curls, line)
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
+	b := demotest.Read(out, func(b demotest.Block) bool { return len(b.Curls) == 3 })
 	for _, name := range []string{"URL", "SASL_USERNAME", "SASL_PASSWORD", "TOPIC", "CURL_CA_BUNDLE"} {
-		if !strings.Contains(strings.Join(exports, "\n"), "export "+name+"=") {
-			t.Fatalf("the printed block lacks export %s=...: %q", name, exports)
+		if !strings.Contains(strings.Join(b.Exports, "\n"), "export "+name+"=") {
+			t.Fatalf("the printed block lacks export %s=...: %q", name, b.Exports)
 		}
 	}
-	if len(curls) != 3 {
-		t.Fatalf("the printed block has %d curl lines, want 3", len(curls))
+	if len(b.Curls) != 3 {
+		t.Fatalf("the printed block has %d curl lines, want 3", len(b.Curls))
 	}
-
 	shell := func(line string) string {
 		t.Helper()
-		script := strings.Join(exports, "\n") + "\n" + strings.Replace(line, "curl ", "curl -sS --fail-with-body --max-time 20 ", 1)
-		cmd := exec.CommandContext(ctx, "bash", "-c", script)
-		got, err := cmd.CombinedOutput()
+		got, err := b.Run(ctx, line)
 		if err != nil {
 			t.Fatalf("%s: %v: %s", line, err, got)
 		}
-		return string(got)
+		return got
 	}
-	if got := shell(curls[0]); !strings.Contains(got, `"Offset":1`) {
+	if got := shell(b.Curls[0]); !strings.Contains(got, `"Offset":1`) {
 		t.Fatalf("produce answered %s", got)
 	}
-	if got := shell(curls[1]); !strings.Contains(got, `"Offset":2`) {
+	if got := shell(b.Curls[1]); !strings.Contains(got, `"Offset":2`) {
 		t.Fatalf("raw produce answered %s", got)
 	}
-	got := shell(curls[2])
+	got := shell(b.Curls[2])
 	if !strings.Contains(got, `"Value":"first message"`) || !strings.Contains(got, `"Value":"second message"`) ||
 		strings.Index(got, "first message") > strings.Index(got, "second message") || strings.Contains(got, "complex") {
 		t.Fatalf("consume with limit=2 answered %s", got)
@@ -78,7 +67,7 @@ func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
 	// The third message is still there for the next GET.
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(got, "complex") && time.Now().Before(deadline) {
-		got = shell(curls[2])
+		got = shell(b.Curls[2])
 	}
 	if !strings.Contains(got, `{\"my\": {\"complex\": [\"json\", \"here\"]}}`) {
 		t.Fatalf("the raw message came back as %s", got)

@@ -102,6 +102,13 @@ func (d *Demo) Close() {
 	}
 }
 
+// OVHCalls are the three calls of OVH's Queue documentation, which the
+// demos print for the user to paste after the exports.
+const OVHCalls = `curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST $URL/topic/$TOPIC -d '[{"Value": "first message"},{"Value":"second message"}]'
+curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST "$URL/topic/$TOPIC?format=raw" -d '{"my": {"complex": ["json", "here"]}}'
+curl -u $SASL_USERNAME:$SASL_PASSWORD "$URL/topic/$TOPIC?limit=2"
+`
+
 // PrintInstructions writes the block a user pastes into a shell to try the
 // gateway listening on addr.
 func (d *Demo) PrintInstructions(w io.Writer, addr net.Addr, tlsOn bool) error {
@@ -122,11 +129,8 @@ export SASL_PASSWORD=%s
 export TOPIC=%s
 export CURL_CA_BUNDLE=%s
 
-curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST $URL/topic/$TOPIC -d '[{"Value": "first message"},{"Value":"second message"}]'
-curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST "$URL/topic/$TOPIC?format=raw" -d '{"my": {"complex": ["json", "here"]}}'
-curl -u $SASL_USERNAME:$SASL_PASSWORD "$URL/topic/$TOPIC?limit=2"
-
-`, scheme, net.JoinHostPort(host, fmt.Sprint(port)), DemoUser, d.Password, DemoTopic, d.CertFile)
+%s
+`, scheme, net.JoinHostPort(host, fmt.Sprint(port)), DemoUser, d.Password, DemoTopic, d.CertFile, OVHCalls)
 	return err
 }
 
