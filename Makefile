@@ -54,6 +54,10 @@ check-fmt: ## Fail when a file is not gofmt-formatted.
 test: check-fmt vet verify-generated ## Run every test: real HTTPS, in-process Kafka with SASL and ACLs, a real kube-apiserver (envtest, built once into a cache).
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(bash hack/envtest/build.sh)}" $(GO) test $(GOTESTFLAGS) ./...
 
+.PHONY: bench
+bench: ## Measure produce throughput of the gateway over HTTPS against a native sarama client, in one run on one broker.
+	$(GO) test ./gateway/server -run '^$$' -bench ProduceVersusSarama -benchtime $(or $(BENCHTIME),3s) | grep -E '^(Benchmark|ok|PASS|FAIL)'
+
 .PHONY: fuzz
 fuzz: ## Fuzz the produce-body decoder for FUZZTIME (default 1m).
 	$(GO) test ./gateway/httpapi -run '^$$' -fuzz FuzzDecodeProduceBody -fuzztime $(or $(FUZZTIME),1m)

@@ -43,7 +43,7 @@ type testBroker struct {
 	opts      embedded.BrokerOptions
 }
 
-func startBroker(t *testing.T, opts embedded.BrokerOptions) *testBroker {
+func startBroker(t testing.TB, opts embedded.BrokerOptions) *testBroker {
 	t.Helper()
 	opts.AdminPassword = rand.Text()
 	b, err := embedded.StartBroker(opts)
@@ -58,7 +58,7 @@ func startBroker(t *testing.T, opts embedded.BrokerOptions) *testBroker {
 	return tb
 }
 
-func (tb *testBroker) provision(t *testing.T) {
+func (tb *testBroker) provision(t testing.TB) {
 	t.Helper()
 	err := tb.Provision(embedded.Tenant{
 		Prefix: "team-a.app.",
@@ -83,7 +83,7 @@ func (tb *testBroker) provision(t *testing.T) {
 
 // restart starts a stopped broker again on the same port with the same
 // data directory.
-func (tb *testBroker) restart(t *testing.T) {
+func (tb *testBroker) restart(t testing.TB) {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(tb.Addr)
 	opts := tb.opts
@@ -105,7 +105,7 @@ type gateway struct {
 
 // startGateway runs a gateway against tb with the given extra flags,
 // parsed by the gateway's own flag set, and waits until it is healthy.
-func startGateway(t *testing.T, tb *testBroker, extraArgs ...string) *gateway {
+func startGateway(t testing.TB, tb *testBroker, extraArgs ...string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	cert, err := selfsigned.New("localhost", "127.0.0.1")
@@ -173,7 +173,7 @@ func startGateway(t *testing.T, tb *testBroker, extraArgs ...string) *gateway {
 // logSink shows a gateway's logs in the test's log and checks at the end
 // that no password reached them.
 type logSink struct {
-	t   *testing.T
+	t   testing.TB
 	mu  sync.Mutex
 	all strings.Builder
 }
@@ -199,7 +199,7 @@ func (l *logSink) mustNotContain(admin string, passwords map[string]string) {
 	}
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
