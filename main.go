@@ -70,7 +70,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 func parseOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o)
-	if err := flagenv.Parse(fs, args, getenv, out, "Reconciles QueueApps into Kafka tenants and their HTTPS gateways."); err != nil {
+	if err := flagenv.Parse(fs, args, getenv, out, "Reconciles QueueApps into Kafka tenants and their HTTPS gateways. The cluster is the one of KUBECONFIG or, in a pod, of its service account."); err != nil {
 		return nil, err
 	}
 	var errs []error

@@ -252,7 +252,7 @@ func runGateway(ctx context.Context, c client.Client, app *queuev1alpha1.QueueAp
 	if err != nil {
 		return "", "", nil, err
 	}
-	gw, err := server.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	gw, err := server.New(cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	if err != nil {
 		return "", "", nil, err
 	}

@@ -46,7 +46,7 @@ func Apply(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 		if v := getenv(Name(f.Name)); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", Name(f.Name), err))
+				errs = append(errs, fmt.Errorf("%s=%q: %w", Name(f.Name), v, err))
 			}
 		}
 	})
