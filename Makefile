@@ -6,6 +6,7 @@ GOTESTFLAGS ?= -race -count=1 -timeout 30m
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+STATICCHECK_VERSION ?= v0.8.2
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 IMG ?= qaas:latest
 
@@ -50,8 +51,12 @@ vet: ## Run go vet on the code.
 check-fmt: ## Fail when a file is not gofmt-formatted.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
+.PHONY: lint
+lint: ## Run staticcheck (pinned; fetched by go run).
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
 .PHONY: test
-test: check-fmt vet verify-generated ## Run every test: real HTTPS, in-process Kafka with SASL and ACLs, a real kube-apiserver (envtest, built once into a cache).
+test: check-fmt vet lint verify-generated ## Run every test: real HTTPS, in-process Kafka with SASL and ACLs, a real kube-apiserver (envtest, built once into a cache).
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(bash hack/envtest/build.sh)}" $(GO) test $(GOTESTFLAGS) ./...
 
 .PHONY: bench

@@ -231,7 +231,7 @@ func TestKafkaConvergesOnEditsAndRefusesAPartitionDecrease(t *testing.T) {
 	app := tenantApp(newNamespace(t))
 	createApp(t, app)
 
-	cur := edit(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+	edit(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
 		cur.Spec.Topics[1].Partitions = 5
 		cur.Spec.Topics[0].Config = map[string]string{"retention.ms": "3600000"}
 		cur.Spec.Users = cur.Spec.Users[:1]
@@ -248,19 +248,19 @@ func TestKafkaConvergesOnEditsAndRefusesAPartitionDecrease(t *testing.T) {
 		}
 		return nil
 	})
-	entries, err := kafkaAdmin(t).DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: app.KafkaTopicName("orders")})
-	if err != nil {
+	results, err := kafkaAdmin(t).DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: app.KafkaTopicName("orders")}}, sarama.DescribeConfigsOptions{})
+	if err != nil || len(results) != 1 {
 		t.Fatal(err)
 	}
 	found := false
-	for _, e := range entries {
+	for _, e := range results[0].Configs {
 		found = found || (e.Name == "retention.ms" && e.Value == "3600000" && e.Source == sarama.SourceTopic)
 	}
 	if !found {
 		t.Error("the topic config was not set")
 	}
 
-	cur = edit(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
+	cur := edit(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
 		cur.Spec.Topics[1].Partitions = 2
 	})
 	c := waitForCondition(t, app, queuev1alpha1.ConditionKafkaReady, metav1.ConditionFalse, "Kafka cannot remove partitions")

@@ -255,7 +255,3 @@ type QueueAppList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []QueueApp `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&QueueApp{}, &QueueAppList{})
-}

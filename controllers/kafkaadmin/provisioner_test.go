@@ -97,12 +97,12 @@ func readBack(t *testing.T, b *embedded.Broker) brokerState {
 	}
 	for name, d := range topics {
 		st.partitions[name] = int(d.NumPartitions)
-		entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
-		if err != nil {
+		results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: name}}, sarama.DescribeConfigsOptions{})
+		if err != nil || len(results) != 1 {
 			t.Fatal(err)
 		}
 		st.config[name] = map[string]string{}
-		for _, e := range entries {
+		for _, e := range results[0].Configs {
 			if e.Source == sarama.SourceTopic {
 				st.config[name][e.Name] = e.Value
 			}

@@ -36,6 +36,10 @@ func (p *Provisioner) reconcileTopics(a sarama.ClusterAdmin, app *queuev1alpha1.
 			return nil, nil, fmt.Errorf("describing topic %s: %s", md.Name, describe(md.Err))
 		}
 	}
+	configs, err := topicConfigs(a, partitions)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, t := range app.Spec.Topics {
 		name := app.KafkaTopicName(t.Name)
 		have, found := partitions[name]
@@ -60,7 +64,7 @@ func (p *Provisioner) reconcileTopics(a sarama.ClusterAdmin, app *queuev1alpha1.
 				"topic %s has %d partitions and Kafka cannot remove partitions: set partitions to %d or more", t.Name, have, have))
 		}
 		if found {
-			err := setTopicConfig(a, name, t.Config)
+			err := setTopicConfig(a, name, configs[name], t.Config)
 			if refusedSpec(err) {
 				problems = append(problems, fmt.Sprintf("Kafka refused the config of topic %s: %s", t.Name, describe(err)))
 			} else if err != nil {
@@ -96,19 +100,39 @@ func refusedSpec(err error) bool {
 	return false
 }
 
+// topicConfigs reads the topics' own configuration (not the brokers'
+// defaults), in one request.
+func topicConfigs(a sarama.ClusterAdmin, topics map[string]int) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	if len(topics) == 0 {
+		return out, nil
+	}
+	var resources []*sarama.ConfigResource
+	for name := range topics {
+		resources = append(resources, &sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
+	}
+	results, err := a.DescribeConfigs(resources, sarama.DescribeConfigsOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("describing the configuration of topics: %s", describe(err))
+	}
+	for _, r := range results {
+		if !errors.Is(r.ErrorCode, sarama.ErrNoError) {
+			return nil, fmt.Errorf("describing the configuration of topic %s: %s", r.Name, describe(r.ErrorCode))
+		}
+		have := map[string]string{}
+		for _, e := range r.Configs {
+			if e.Source == sarama.SourceTopic {
+				have[e.Name] = e.Value
+			}
+		}
+		out[r.Name] = have
+	}
+	return out, nil
+}
+
 // setTopicConfig makes the topic's own configuration exactly want, writing
 // only when it differs.
-func setTopicConfig(a sarama.ClusterAdmin, name string, want map[string]string) error {
-	entries, err := a.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: name})
-	if err != nil {
-		return fmt.Errorf("describing the configuration of topic %s: %s", name, describe(err))
-	}
-	have := map[string]string{}
-	for _, e := range entries {
-		if e.Source == sarama.SourceTopic {
-			have[e.Name] = e.Value
-		}
-	}
+func setTopicConfig(a sarama.ClusterAdmin, name string, have, want map[string]string) error {
 	if maps.Equal(have, want) || (len(have) == 0 && len(want) == 0) {
 		return nil
 	}

@@ -103,11 +103,11 @@ func newProvisioner(o Options, reader client.Reader) (*kafkaadmin.Provisioner, e
 			secret := &corev1.Secret{}
 			key := client.ObjectKey{Namespace: o.Namespace, Name: o.AdminSecret}
 			if err := reader.Get(ctx, key, secret); err != nil {
-				return "", "", fmt.Errorf("Secret %s: %w", key, err)
+				return "", "", fmt.Errorf("reading the Kafka admin Secret %s: %w", key, err)
 			}
 			user, password := string(secret.Data["username"]), string(secret.Data["password"])
 			if user == "" || password == "" {
-				return "", "", fmt.Errorf("Secret %s needs the keys username and password", key)
+				return "", "", fmt.Errorf("the Kafka admin Secret %s needs the keys username and password", key)
 			}
 			return user, password, nil
 		},
