@@ -129,10 +129,14 @@ func (p *Provisioner) tenantUsers(app *queuev1alpha1.QueueApp, known []string) [
 	return out
 }
 
-// deleteUsers removes every known user of app, with the credentials of
-// either SCRAM mechanism (the platform may have switched).
+// deleteUsers removes every known user of app.
 func (p *Provisioner) deleteUsers(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, known []string) error {
-	names := p.tenantUsers(app, known)
+	return p.removeUsers(a, p.tenantUsers(app, known))
+}
+
+// removeUsers removes the credentials of names for either SCRAM mechanism
+// (the platform may have switched).
+func (p *Provisioner) removeUsers(a sarama.ClusterAdmin, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
@@ -141,24 +145,6 @@ func (p *Provisioner) deleteUsers(a sarama.ClusterAdmin, app *queuev1alpha1.Queu
 		for _, m := range []sarama.ScramMechanismType{sarama.SCRAM_MECHANISM_SHA_256, sarama.SCRAM_MECHANISM_SHA_512} {
 			deletes = append(deletes, sarama.AlterUserScramCredentialsDelete{Name: n, Mechanism: m})
 		}
-	}
-	results, err := a.DeleteUserScramCredentials(deletes)
-	if err := firstUserError("removing", results, err); err != nil {
-		return err
-	}
-	for _, n := range names {
-		delete(p.applied, n)
-	}
-	return nil
-}
-
-func (p *Provisioner) removeUsers(a sarama.ClusterAdmin, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	deletes := make([]sarama.AlterUserScramCredentialsDelete, len(names))
-	for i, n := range names {
-		deletes[i] = sarama.AlterUserScramCredentialsDelete{Name: n, Mechanism: p.scramMechanism()}
 	}
 	results, err := a.DeleteUserScramCredentials(deletes)
 	if err := firstUserError("removing", results, err); err != nil {
