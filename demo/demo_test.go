@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -19,21 +18,14 @@ func TestDemoWorksAsPrinted(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("this test runs the printed curl lines and needs curl on the PATH")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, printed := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--listen-address", "127.0.0.1:0", "--repo", ".."}, os.Getenv, printed, io.Discard)
-		printed.Close()
-	}()
+	b, stop := demotest.Start(run, []string{"--listen-address", "127.0.0.1:0", "--repo", ".."}, os.Getenv,
+		func(b demotest.Block) bool { return len(b.Kubectl) > 0 })
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("demo: %v", err)
 		}
 	}()
-
-	b := demotest.Read(out, func(b demotest.Block) bool { return len(b.Kubectl) > 0 })
+	ctx := context.Background()
 	if len(b.Curls) != 3 || len(b.Exports) != 6 {
 		t.Fatalf("the printed block has %d exports and %d curl lines", len(b.Exports), len(b.Curls))
 	}

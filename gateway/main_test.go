@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -21,22 +20,14 @@ func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("this test runs the printed curl lines and needs curl on the PATH")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, printed := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--embedded-kafka", "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
-			func(string) string { return "" }, printed, io.Discard)
-		printed.Close()
-	}()
+	b, stop := demotest.Start(run, []string{"--embedded-kafka", "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
+		func(string) string { return "" }, func(b demotest.Block) bool { return len(b.Curls) == 3 })
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("gateway: %v", err)
 		}
 	}()
-
-	b := demotest.Read(out, func(b demotest.Block) bool { return len(b.Curls) == 3 })
+	ctx := context.Background()
 	for _, name := range []string{"URL", "SASL_USERNAME", "SASL_PASSWORD", "TOPIC", "CURL_CA_BUNDLE"} {
 		if !strings.Contains(strings.Join(b.Exports, "\n"), "export "+name+"=") {
 			t.Fatalf("the printed block lacks export %s=...: %q", name, b.Exports)
@@ -78,35 +69,19 @@ func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
 // messages.
 func TestEmbeddedDemoKeepsItsDataDir(t *testing.T) {
 	dir := t.TempDir()
-	start := func() (exports map[string]string, stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		out, printed := io.Pipe()
-		done := make(chan error, 1)
-		go func() {
-			done <- run(ctx, []string{"--embedded-kafka", "--data-dir", dir, "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
-				func(string) string { return "" }, printed, io.Discard)
-			printed.Close()
-		}()
-		exports = map[string]string{}
-		lines := bufio.NewScanner(out)
-		for len(exports) < 5 && lines.Scan() {
-			if kv, ok := strings.CutPrefix(lines.Text(), "export "); ok {
-				k, v, _ := strings.Cut(kv, "=")
-				exports[k] = v
-			}
-		}
-		go func() { _, _ = io.Copy(io.Discard, out) }()
-		return exports, func() {
-			cancel()
-			if err := <-done; err != nil {
+	start := func() (demotest.Block, func()) {
+		b, stop := demotest.Start(run, []string{"--embedded-kafka", "--data-dir", dir, "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
+			func(string) string { return "" }, func(b demotest.Block) bool { return len(b.Exports) == 5 })
+		return b, func() {
+			if err := stop(); err != nil {
 				t.Errorf("gateway: %v", err)
 			}
 		}
 	}
-	curl := func(e map[string]string, args ...string) string {
+	curl := func(e demotest.Block, args ...string) string {
 		t.Helper()
-		cmd := exec.Command("curl", append([]string{"-sS", "--fail-with-body", "--max-time", "20", "--cacert", e["CURL_CA_BUNDLE"],
-			"-u", e["SASL_USERNAME"] + ":" + e["SASL_PASSWORD"]}, args...)...)
+		cmd := exec.Command("curl", append([]string{"-sS", "--fail-with-body", "--max-time", "20", "--cacert", e.Export("CURL_CA_BUNDLE"),
+			"-u", e.Export("SASL_USERNAME") + ":" + e.Export("SASL_PASSWORD")}, args...)...)
 		got, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl %v: %v: %s", args, err, got)
@@ -115,15 +90,15 @@ func TestEmbeddedDemoKeepsItsDataDir(t *testing.T) {
 	}
 
 	first, stop := start()
-	curl(first, "-XPOST", first["URL"]+"/topic/"+first["TOPIC"], "-d", `[{"Value":"kept"}]`)
+	curl(first, "-XPOST", first.Export("URL")+"/topic/"+first.Export("TOPIC"), "-d", `[{"Value":"kept"}]`)
 	stop()
 
 	second, stop := start()
 	defer stop()
-	if second["SASL_PASSWORD"] != first["SASL_PASSWORD"] || second["CURL_CA_BUNDLE"] != first["CURL_CA_BUNDLE"] {
+	if second.Export("SASL_PASSWORD") != first.Export("SASL_PASSWORD") || second.Export("CURL_CA_BUNDLE") != first.Export("CURL_CA_BUNDLE") {
 		t.Fatal("the restarted demo has another password or certificate")
 	}
-	if got := curl(second, second["URL"]+"/topic/"+second["TOPIC"]); !strings.Contains(got, `"Value":"kept"`) {
+	if got := curl(second, second.Export("URL")+"/topic/"+second.Export("TOPIC")); !strings.Contains(got, `"Value":"kept"`) {
 		t.Fatalf("after the restart the topic holds %s", got)
 	}
 }

@@ -15,6 +15,36 @@ type Block struct {
 	Exports, Curls, Kubectl []string
 }
 
+// RunFunc is a demo program's whole run, as its main calls it.
+type RunFunc func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+
+// Start runs a demo in the background and reads what it prints until
+// complete says the block is all there. stop ends the demo and returns the
+// error it ended with.
+func Start(run RunFunc, args []string, getenv func(string) string, complete func(Block) bool) (b Block, stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out, printed := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, getenv, printed, io.Discard)
+		printed.Close()
+	}()
+	return Read(out, complete), func() error {
+		cancel()
+		return <-done
+	}
+}
+
+// Export is the value a printed export line gives name, or "".
+func (b Block) Export(name string) string {
+	for _, line := range b.Exports {
+		if v, ok := strings.CutPrefix(line, "export "+name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // Read reads the lines a demo prints until complete says the block is all
 // there, then drains the rest of r in the background.
 func Read(r io.Reader, complete func(Block) bool) Block {
