@@ -154,6 +154,26 @@ func TestDeployment(t *testing.T) {
 	}
 }
 
+// A stopping gateway pod keeps serving while traffic moves away, then has
+// the whole shutdown timeout to finish in-flight requests before the kubelet
+// kills it.
+func TestGatewayStopsGracefully(t *testing.T) {
+	pod := buildDeployment(testApp(), testSettings, "h").Spec.Template.Spec
+	ctr := pod.Containers[0]
+	cfg, err := config.Parse(ctr.Args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctr.Lifecycle == nil || ctr.Lifecycle.PreStop == nil || ctr.Lifecycle.PreStop.Sleep == nil {
+		t.Fatal("no pre-stop delay: the listener would close while requests are still routed to the pod")
+	}
+	delay := time.Duration(ctr.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	grace := time.Duration(ptr.Deref(pod.TerminationGracePeriodSeconds, 30)) * time.Second
+	if delay < 2*time.Second || delay+cfg.ShutdownTimeout >= grace {
+		t.Fatalf("pre-stop %s + shutdown timeout %s must fit in the termination grace period %s", delay, cfg.ShutdownTimeout, grace)
+	}
+}
+
 func equalResources(a, b corev1.ResourceRequirements) bool {
 	return a.Limits.Memory().Equal(*b.Limits.Memory()) && a.Requests.Cpu().Equal(*b.Requests.Cpu())
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +25,21 @@ const (
 	CredentialsHashAnnotation = "queue.qaas.dev/credentials-hash"
 	// gatewayUID is the unprivileged user the gateway runs as.
 	gatewayUID = 65532
+	// preStopSeconds keeps a stopping pod serving while the endpoints and
+	// the Ingress controller stop sending it requests: the gateway closes
+	// its listener at SIGTERM, so without this delay a rollout or a pod
+	// deletion turns requests in flight towards it into errors.
+	preStopSeconds = 5
+	// gatewayShutdownTimeout is how long a stopped gateway lets in-flight
+	// requests finish (produces get their acknowledgements; long polls
+	// return at once).
+	gatewayShutdownTimeout = 20 * time.Second
 )
+
+// terminationGracePeriod covers the pre-stop delay and the shutdown, with a
+// margin for committing offsets and closing Kafka clients; past it the
+// kubelet kills the gateway.
+var terminationGracePeriod = int64(preStopSeconds + gatewayShutdownTimeout/time.Second + 5)
 
 var defaultReplicas int32 = 2
 
@@ -44,6 +59,7 @@ var defaultResources = corev1.ResourceRequirements{
 func GatewayArgs(settings Settings) []string {
 	args := []string{
 		"--listen-address=:8080",
+		"--shutdown-timeout=" + gatewayShutdownTimeout.String(),
 		"--credentials-dir=" + credentialsMountPath,
 		"--kafka-brokers=" + strings.Join(settings.Kafka.Brokers, ","),
 		"--kafka-sasl-mechanism=" + settings.Kafka.SASLMechanism,
@@ -87,7 +103,8 @@ func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentials
 				},
 				Spec: corev1.PodSpec{
 					// The gateway never calls the Kubernetes API.
-					AutomountServiceAccountToken: ptr.To(false),
+					AutomountServiceAccountToken:  ptr.To(false),
+					TerminationGracePeriodSeconds: &terminationGracePeriod,
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot: ptr.To(true),
 						RunAsUser:    ptr.To[int64](gatewayUID),
@@ -105,6 +122,9 @@ func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentials
 						VolumeMounts: []corev1.VolumeMount{{
 							Name: "credentials", MountPath: credentialsMountPath, ReadOnly: true,
 						}},
+						Lifecycle: &corev1.Lifecycle{
+							PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: preStopSeconds}},
+						},
 						LivenessProbe:  probe("/healthz", 10),
 						ReadinessProbe: probe("/readyz", 5),
 						Resources:      resources,

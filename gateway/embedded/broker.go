@@ -7,6 +7,7 @@ package embedded
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -21,6 +22,10 @@ const AdminUser = "admin"
 
 // BrokerOptions configures an embedded broker.
 type BrokerOptions struct {
+	// Host is the address to listen on and to advertise to clients;
+	// empty is 127.0.0.1. Another address lets clients elsewhere (pods on
+	// the node, say) reach the broker.
+	Host string
 	// Port to listen on, 0 for any free port.
 	Port int
 	// DataDir keeps topics, users and ACLs across restarts when set.
@@ -44,7 +49,7 @@ type Broker struct {
 	clientTLS     *tls.Config
 }
 
-// StartBroker starts a one-node broker on 127.0.0.1.
+// StartBroker starts a one-node broker, on 127.0.0.1 unless o.Host says otherwise.
 func StartBroker(o BrokerOptions) (*Broker, error) {
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
@@ -62,6 +67,17 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	}
 	if o.TLS != nil {
 		opts = append(opts, kfake.TLS(o.TLS))
+	}
+	if o.Host != "" {
+		// kfake listens on 127.0.0.1 and advertises the address it
+		// listens on: listening on Host makes it advertise Host.
+		opts = append(opts, kfake.ListenFn(func(network, address string) (net.Listener, error) {
+			_, port, err := net.SplitHostPort(address)
+			if err != nil {
+				return nil, err
+			}
+			return net.Listen(network, net.JoinHostPort(o.Host, port))
+		}))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

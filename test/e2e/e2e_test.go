@@ -1,0 +1,485 @@
+//go:build e2e
+
+// Package e2e installs qaas on a real single-node Kubernetes cluster the way
+// a platform team does (helm install), creates QueueApps the way application
+// teams do (kubectl apply), and uses them the way their clients do (README's
+// curl lines through the Ingress over HTTPS). `make e2e` brings the cluster
+// up, runs this test against it and tears it down.
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/gateway/embedded"
+)
+
+const (
+	operatorNamespace = "qaas-system"
+	release           = "qaas"
+	// ingressDomain makes hosts like my-app.team-a.localhost: curl and
+	// browsers resolve *.localhost to the loopback address, where the
+	// Ingress controller listens on 443, so README's lines work unchanged.
+	ingressDomain = "localhost"
+)
+
+func TestInstallAndUse(t *testing.T) {
+	e := readEnv(t)
+	c := e.client(t)
+	ctx := context.Background()
+
+	phase(t, "starting a Kafka broker (SASL/SCRAM, ACLs) on the node's address")
+	nodeIP := nodeAddress(t, c)
+	broker, err := embedded.StartBroker(embedded.BrokerOptions{Host: nodeIP, AdminPassword: rand.Text()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+
+	phase(t, "helm install %s (image %s, Kafka at %s)", release, e.image, broker.Addr)
+	e.kubectlRun(t, "create", "namespace", operatorNamespace)
+	e.kubectlRun(t, "-n", operatorNamespace, "create", "secret", "generic", "kafka-admin",
+		"--from-literal=username="+embedded.AdminUser, "--from-literal=password="+broker.AdminPassword)
+	repo, tag, _ := strings.Cut(e.image, ":")
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	writeFile(t, values, fmt.Sprintf(`image: {repository: %q, tag: %q}
+kafka:
+  bootstrapServers: [%q]
+  adminSecret: kafka-admin
+  replicationFactor: 1
+ingress: {domain: %q, className: traefik}
+`, repo, tag, broker.Addr, ingressDomain))
+	chart := filepath.Join(repoRoot, "charts", "qaas")
+	e.helmRun(t, "install", release, chart, "-n", operatorNamespace, "-f", values, "--wait", "--timeout", "3m")
+
+	phase(t, "kubectl apply the sample QueueApp; waiting for Ready")
+	e.kubectlRun(t, "create", "namespace", "team-a")
+	e.kubectlRun(t, "apply", "-f", filepath.Join(repoRoot, "config", "samples", "queue_v1alpha1_queueapp.yaml"))
+	e.kubectlRun(t, "-n", "team-a", "wait", "--for=condition=Ready", "queueapp/my-app", "--timeout=3m")
+
+	phase(t, "checking both gateway pods are Ready through their probes")
+	pods := gatewayPods(t, c, "team-a", "my-app")
+	if len(pods) != 2 {
+		t.Fatalf("%d gateway pods, want the sample's 2", len(pods))
+	}
+	for _, p := range pods {
+		if !podReady(&p) {
+			t.Fatalf("pod %s is not Ready: %+v", p.Name, p.Status.Conditions)
+		}
+	}
+
+	teamA := readCredentials(t, c, "team-a", "my-app")
+	if want := "https://my-app.team-a." + ingressDomain; teamA.url != want {
+		t.Fatalf("the Secret's url is %q, want %q", teamA.url, want)
+	}
+	ingress, err := ingressEndpoint(teamA.url, []byte(teamA.ca))
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase(t, "waiting for the Ingress controller to route %s", teamA.url)
+	eventually(t, time.Minute, "the Ingress routes to the gateway", func() error {
+		code, body, err := ingress.do("GET", "/healthz", "", "", "")
+		if err == nil && code != 200 {
+			err = fmt.Errorf("GET /healthz: %d %s", code, body)
+		}
+		return err
+	})
+
+	phase(t, "README's curl lines, pasted as they are, through the Ingress over HTTPS")
+	runReadmeCurls(t, e)
+
+	adminUser, adminPassword := teamA.user("admin")
+	topic := teamA.topic("orders")
+
+	phase(t, "produce and consume through the Service (ClusterIP, from the node)")
+	svc := &corev1.Service{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "my-app-gateway"}, svc); err != nil {
+		t.Fatal(err)
+	}
+	service := plainEndpoint("http://" + svc.Spec.ClusterIP)
+	marker := "through-the-service-" + rand.Text()
+	if code, body, err := service.do("POST", "/topic/"+topic, adminUser, adminPassword, `[{"Value":"`+marker+`"}]`); err != nil || code != 200 {
+		t.Fatalf("POST through the Service: %d %s %v", code, body, err)
+	}
+	consumeUntil(t, service, topic, "through-service", adminUser, adminPassword, marker)
+
+	phase(t, "a second QueueApp in another namespace; checking isolation (401, 403)")
+	isolation(t, e, c, ingress, teamA)
+
+	phase(t, "deleting a gateway pod during a produce loop; every acknowledged message must be in Kafka")
+	killDuringProduce(t, e, c, ingress, adminUser, adminPassword, topic, broker)
+	phase(t, "the same with the pod killed at once (--grace-period=0 --force)")
+	killDuringProduce(t, e, c, ingress, adminUser, adminPassword, topic, broker, "--grace-period=0", "--force")
+
+	phase(t, "rotating the reader's password: the gateways roll; the admin's requests must not fail meanwhile")
+	rotatePassword(t, e, c, ingress, teamA)
+
+	phase(t, "helm upgrade to 2 operator replicas (leader election); the operator still acts on edits")
+	upgrade(t, e, c, values)
+
+	phase(t, "helm uninstall: the operator goes, the CRD and the QueueApps stay")
+	e.helmRun(t, "uninstall", release, "-n", operatorNamespace, "--wait", "--timeout", "2m")
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	if err := c.Get(ctx, client.ObjectKey{Name: "queueapps.queue.qaas.dev"}, crd); err != nil {
+		t.Fatalf("the CRD is gone after helm uninstall: %v", err)
+	}
+	apps := &queuev1alpha1.QueueAppList{}
+	if err := c.List(ctx, apps); err != nil || len(apps.Items) != 2 {
+		t.Fatalf("after helm uninstall: %d QueueApps (%v), want both", len(apps.Items), err)
+	}
+	deps := &appsv1.DeploymentList{}
+	if err := c.List(ctx, deps, client.InNamespace(operatorNamespace)); err != nil || len(deps.Items) != 0 {
+		t.Fatalf("after helm uninstall: %d Deployments left in %s (%v)", len(deps.Items), operatorNamespace, err)
+	}
+	phase(t, "done")
+}
+
+// runReadmeCurls runs README's credentials lines and its three OVH curl
+// lines in bash, as a user pastes them.
+func runReadmeCurls(t *testing.T, e env) {
+	t.Helper()
+	creds := readmeBlock(t, "secret() {")
+	var curls []string
+	for _, l := range readmeBlock(t, "curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST $URL/topic/$TOPIC -d") {
+		if strings.HasPrefix(l, "curl ") {
+			curls = append(curls, strings.Replace(l, "curl ", "curl -sS --fail-with-body --max-time 20 ", 1))
+		}
+	}
+	if len(curls) != 3 {
+		t.Fatalf("README's block has %d curl lines, want the three OVH calls", len(curls))
+	}
+	dir := t.TempDir()
+	var outs []string
+	for _, line := range curls {
+		out, err := e.tryIn(dir, "", "bash", "-c", script(append(slices.Clone(creds), line)...))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		outs = append(outs, out)
+	}
+	if !strings.Contains(outs[0], `"Offset":`) {
+		t.Fatalf("README's produce answered %s", outs[0])
+	}
+	first, second := strings.Index(outs[2], `"Value":"first message"`), strings.Index(outs[2], `"Value":"second message"`)
+	if first < 0 || second < first {
+		t.Fatalf("README's consume answered %s", outs[2])
+	}
+}
+
+// consumeUntil GETs as group until a message with value comes.
+func consumeUntil(t *testing.T, ep *endpoint, topic, group, user, password, value string) {
+	t.Helper()
+	eventually(t, time.Minute, "consuming "+value, func() error {
+		code, body, err := ep.do("GET", "/topic/"+topic+"?limit=1000&timeout=2&group="+group, user, password, "")
+		switch {
+		case err != nil:
+			return err
+		case code != 200:
+			return fmt.Errorf("GET: %d %s", code, body)
+		case !strings.Contains(body, value):
+			return fmt.Errorf("not yet in %.200s", body)
+		}
+		return nil
+	})
+}
+
+func isolation(t *testing.T, e env, c client.Client, teamAIngress *endpoint, teamA credentials) {
+	t.Helper()
+	e.kubectlRun(t, "create", "namespace", "team-b")
+	e.kubectlApply(t, `apiVersion: queue.qaas.dev/v1alpha1
+kind: QueueApp
+metadata: {name: other, namespace: team-b}
+spec:
+  topics: [{name: events, partitions: 1}]
+  gateway: {replicas: 1}
+`)
+	e.kubectlRun(t, "-n", "team-b", "wait", "--for=condition=Ready", "queueapp/other", "--timeout=3m")
+	teamB := readCredentials(t, c, "team-b", "other")
+	teamBIngress, err := ingressEndpoint(teamB.url, []byte(teamB.ca))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the Ingress routes to team-b's gateway", func() error {
+		code, _, err := teamBIngress.do("GET", "/healthz", "", "", "")
+		if err == nil && code != 200 {
+			err = fmt.Errorf("GET /healthz: %d", code)
+		}
+		return err
+	})
+	bUser, bPassword := teamB.user("admin")
+	aUser, aPassword := teamA.user("admin")
+	readerUser, readerPassword := teamA.user("reader")
+	aTopic := teamA.topic("orders")
+	checks := []struct {
+		name               string
+		ep                 *endpoint
+		method, user, pass string
+		topic              string
+		want               int
+	}{
+		{"team-b's admin writing team-a's topic through its own endpoint", teamBIngress, "POST", bUser, bPassword, aTopic, 403},
+		{"team-b's admin reading team-a's topic through its own endpoint", teamBIngress, "GET", bUser, bPassword, aTopic, 403},
+		{"team-b's admin on team-a's endpoint", teamAIngress, "POST", bUser, bPassword, aTopic, 401},
+		{"team-a's admin on team-b's endpoint", teamBIngress, "GET", aUser, aPassword, teamB.topic("events"), 401},
+		{"team-a's admin with a wrong password", teamAIngress, "POST", aUser, aPassword + "x", aTopic, 401},
+		{"team-a's read-only user writing", teamAIngress, "POST", readerUser, readerPassword, aTopic, 403},
+		{"team-b's admin on its own topic", teamBIngress, "POST", bUser, bPassword, teamB.topic("events"), 200},
+	}
+	for _, ch := range checks {
+		body := ""
+		if ch.method == "POST" {
+			body = `[{"Value":"isolation"}]`
+		}
+		code, got, err := ch.ep.do(ch.method, "/topic/"+ch.topic+"?group=isolation", ch.user, ch.pass, body)
+		if err != nil || code != ch.want {
+			t.Errorf("%s: got %d %s (%v), want %d", ch.name, code, got, err, ch.want)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// produceLoop POSTs numbered single messages from several clients until
+// stop closes, and returns the values Kafka acknowledged and the count of
+// requests that failed.
+func produceLoop(ep *endpoint, user, password, topic, prefix string, stop <-chan struct{}) (acked func() []string, failed *atomic.Int64, wait func()) {
+	var mu sync.Mutex
+	var ok []string
+	failed = &atomic.Int64{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v := fmt.Sprintf("%s-%d-%d", prefix, w, i)
+				code, _, err := ep.do("POST", "/topic/"+topic, user, password, `[{"Value":"`+v+`"}]`)
+				if err != nil || code != 200 {
+					failed.Add(1)
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				mu.Lock()
+				ok = append(ok, v)
+				mu.Unlock()
+			}
+		}()
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ok)
+	}, failed, wg.Wait
+}
+
+// killDuringProduce deletes a gateway pod, with deleteFlags, while clients
+// produce through ep, and checks Kafka holds every message acknowledged.
+func killDuringProduce(t *testing.T, e env, c client.Client, ep *endpoint, user, password, topic string, broker *embedded.Broker, deleteFlags ...string) {
+	t.Helper()
+	victim := gatewayPods(t, c, "team-a", "my-app")[0]
+	stop := make(chan struct{})
+	acked, failed, wait := produceLoop(ep, user, password, topic, "kill", stop)
+	eventually(t, 30*time.Second, "the produce loop gets going", func() error {
+		if n := len(acked()); n < 50 {
+			return fmt.Errorf("%d acknowledged", n)
+		}
+		return nil
+	})
+	e.kubectlRun(t, append([]string{"-n", "team-a", "delete", "pod", victim.Name, "--wait=false"}, deleteFlags...)...)
+	eventually(t, 2*time.Minute, "the pod is gone and a replacement is Ready", func() error {
+		err := c.Get(context.Background(), client.ObjectKeyFromObject(&victim), &corev1.Pod{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("%s still exists (%v)", victim.Name, err)
+		}
+		ready := 0
+		for _, p := range gatewayPods(t, c, "team-a", "my-app") {
+			if podReady(&p) {
+				ready++
+			}
+		}
+		if ready != 2 {
+			return fmt.Errorf("%d gateway pods Ready", ready)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second) // some produces on the replacement pod too
+	close(stop)
+	wait()
+	sent := acked()
+	inKafka := drain(t, broker.Addr, broker.AdminPassword, topic)
+	var lost []string
+	for _, v := range sent {
+		if !inKafka[v] {
+			lost = append(lost, v)
+		}
+	}
+	phase(t, "  %d messages acknowledged, %d requests failed during the deletion, %d acknowledged messages missing from Kafka",
+		len(sent), failed.Load(), len(lost))
+	if len(lost) > 0 {
+		t.Fatalf("acknowledged but not in Kafka: %v", lost)
+	}
+}
+
+func rotatePassword(t *testing.T, e env, c client.Client, ep *endpoint, teamA credentials) {
+	t.Helper()
+	ctx := context.Background()
+	user, password := teamA.user("admin")
+	readerUser, oldReaderPassword := teamA.user("reader")
+	topic := teamA.topic("orders")
+	dep := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "my-app-gateway"}, dep); err != nil {
+		t.Fatal(err)
+	}
+	before := dep.Generation
+	stop := make(chan struct{})
+	acked, failed, wait := produceLoop(ep, user, password, topic, "rotate", stop)
+	e.kubectlRun(t, "-n", "team-a", "patch", "secret", "my-app-credentials", "--type=json",
+		`-p=[{"op": "remove", "path": "/data/reader.password"}]`)
+	eventually(t, 3*time.Minute, "the gateways roll with the new password", func() error {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "my-app-gateway"}, dep); err != nil {
+			return err
+		}
+		s := dep.Status
+		if dep.Generation == before || s.ObservedGeneration < dep.Generation || s.UpdatedReplicas != 2 ||
+			s.AvailableReplicas != 2 || s.Replicas != 2 {
+			return fmt.Errorf("generation %d (was %d), status %+v", dep.Generation, before, s)
+		}
+		// Until the old pods are gone, through their pre-stop delay and
+		// shutdown: that is when requests could fail.
+		pods := &corev1.PodList{}
+		if err := c.List(ctx, pods, client.InNamespace("team-a"), client.MatchingLabels(dep.Spec.Selector.MatchLabels)); err != nil {
+			return err
+		}
+		if n := len(pods.Items); n != 2 {
+			return fmt.Errorf("%d gateway pods, terminating ones included", n)
+		}
+		return nil
+	})
+	close(stop)
+	wait()
+	phase(t, "  %d messages acknowledged during the roll, %d requests failed", len(acked()), failed.Load())
+	if failed.Load() != 0 {
+		t.Fatalf("%d requests failed while the gateways rolled", failed.Load())
+	}
+	rotated := readCredentials(t, c, "team-a", "my-app")
+	_, newReaderPassword := rotated.user("reader")
+	if newReaderPassword == "" || newReaderPassword == oldReaderPassword {
+		t.Fatal("the reader's password did not change")
+	}
+	if code, body, err := ep.do("GET", "/topic/"+topic+"?group=rotated", readerUser, newReaderPassword, ""); err != nil || code != 200 {
+		t.Fatalf("the new password: %d %s %v", code, body, err)
+	}
+	if code, body, err := ep.do("GET", "/topic/"+topic+"?group=rotated", readerUser, oldReaderPassword, ""); err != nil || code != 401 {
+		t.Fatalf("the old password: %d %s %v", code, body, err)
+	}
+}
+
+func upgrade(t *testing.T, e env, c client.Client, values string) {
+	t.Helper()
+	ctx := context.Background()
+	chart := filepath.Join(repoRoot, "charts", "qaas")
+	e.helmRun(t, "upgrade", release, chart, "-n", operatorNamespace, "-f", values, "--set", "replicaCount=2",
+		"--wait", "--timeout", "3m")
+	lease := &coordinationv1.Lease{}
+	eventually(t, time.Minute, "an operator replica holds the leader lease", func() error {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: "qaas-operator.queue.qaas.dev"}, lease); err != nil {
+			return err
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return fmt.Errorf("no holder")
+		}
+		return nil
+	})
+	e.kubectlRun(t, "-n", "team-a", "patch", "queueapp", "my-app", "--type=json",
+		`-p=[{"op": "add", "path": "/spec/topics/-", "value": {"name": "invoices", "partitions": 1}}]`)
+	eventually(t, 2*time.Minute, "the upgraded operator provisions the new topic", func() error {
+		app := &queuev1alpha1.QueueApp{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "my-app"}, app); err != nil {
+			return err
+		}
+		if !slices.Contains(app.Status.Topics, "team-a.my-app.invoices") || app.Status.ObservedGeneration != app.Generation {
+			return fmt.Errorf("status %+v", app.Status)
+		}
+		for _, cond := range app.Status.Conditions {
+			if cond.Type == "Ready" && cond.Status == metav1.ConditionTrue {
+				return nil
+			}
+		}
+		return fmt.Errorf("not Ready: %+v", app.Status.Conditions)
+	})
+}
+
+func nodeAddress(t *testing.T, c client.Client) string {
+	t.Helper()
+	nodes := &corev1.NodeList{}
+	if err := c.List(context.Background(), nodes); err != nil || len(nodes.Items) != 1 {
+		t.Fatalf("want one node: %d (%v)", len(nodes.Items), err)
+	}
+	for _, a := range nodes.Items[0].Status.Addresses {
+		if a.Type == corev1.NodeInternalIP && net.ParseIP(a.Address).To4() != nil {
+			return a.Address
+		}
+	}
+	t.Fatalf("node %s has no InternalIP", nodes.Items[0].Name)
+	return ""
+}
+
+// gatewayPods are app's gateway pods that are not terminating.
+func gatewayPods(t *testing.T, c client.Client, namespace, app string) []corev1.Pod {
+	t.Helper()
+	pods := &corev1.PodList{}
+	if err := c.List(context.Background(), pods, client.InNamespace(namespace),
+		client.MatchingLabels{"app.kubernetes.io/name": "qaas-gateway", "app.kubernetes.io/instance": app}); err != nil {
+		t.Fatal(err)
+	}
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
