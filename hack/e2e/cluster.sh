@@ -182,6 +182,8 @@ up() {
 		/proc/sys/net/ipv4/conf/all/route_localnet >"$W/sysctl.orig"
 	echo 1 >/proc/sys/net/ipv4/ip_forward
 	echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
+	# libcni keeps its result cache under /var/lib/cni whatever the config.
+	[[ -d /var/lib/cni || -f $W/var-lib-cni.created ]] || touch "$W/var-lib-cni.created"
 
 	start containerd containerd --config "$E/containerd.toml"
 	waitfor containerd 30 ctr version
@@ -292,6 +294,7 @@ down() {
 	done
 	# Fixed paths of containerd 1.6 and libcni outside $W.
 	rm -f /var/lib/cni/results/qaas-e2e-*
+	[[ -f $W/var-lib-cni.created ]] && rm -rf /var/lib/cni
 	rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
 	# The kubelet's cgroupfs trees, one per controller on cgroup v1.
 	local h

@@ -93,6 +93,8 @@ teardown() {
 	exit "$status"
 }
 trap teardown EXIT
+# A signal ends the run through the EXIT trap, so the host is cleaned then too.
+trap 'exit 130' INT TERM HUP
 
 phase "bringing the cluster up"
 KUBECONFIG=$(bash hack/e2e/cluster.sh up "$IMAGE_TAR" "$PAUSE_TAR")

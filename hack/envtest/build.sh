@@ -16,31 +16,10 @@ ETCD_VERSION=v3.6.6  # keep in step with ./etcd/go.mod
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/qaas/envtest/${KUBE_VERSION}-etcd-${ETCD_VERSION}}
 
-ready() {
-	local b
-	for b in kube-apiserver etcd kubectl; do
-		[[ -f $out/$b && -x $out/$b ]] || return 1
-	done
-}
-
-if ready; then
-	(cd "$out" && pwd)
-	exit 0
-fi
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-# Serialise concurrent builds into the same directory (if flock exists).
-if command -v flock >/dev/null 2>&1; then
-	exec 9>"$out/.lock"
-	flock 9
-	if ready; then
-		echo "$out"
-		exit 0
-	fi
-	rm -f "$out"/.*.tmp.* # left by a build that was killed outright
-fi
+# shellcheck source=../cache.sh
+source "$here/../cache.sh"
+cache_open "$out" kube-apiserver etcd kubectl
+out=$CACHE_DIR
 
 tmps=()
 cleanup() { ((${#tmps[@]})) && rm -f "${tmps[@]}"; return 0; }

@@ -19,27 +19,10 @@ BINARIES=(kubelet kube-controller-manager kube-scheduler kube-proxy)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/qaas/k8snode/${KUBE_VERSION}}
 
-ready() {
-	local b
-	for b in "${BINARIES[@]}"; do
-		[[ -f $out/$b && -x $out/$b ]] || return 1
-	done
-}
-
-if ready; then
-	(cd "$out" && pwd)
-	exit 0
-fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-# Serialise concurrent builds into the same directory.
-exec 9>"$out/.lock"
-flock 9
-if ready; then
-	echo "$out"
-	exit 0
-fi
+# shellcheck source=../cache.sh
+source "$here/../cache.sh"
+cache_open "$out" "${BINARIES[@]}"
+out=$CACHE_DIR
 
 export CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=readonly
 unset GOOS GOARCH
@@ -53,7 +36,7 @@ fi
 # One `go build` of all four shares the compilation of their common packages;
 # it writes into a temporary directory, then each binary is renamed into place
 # (rename(2): never a half-written binary).
-tmp=$(mktemp -d "$out/.build.XXXXXX")
+tmp=$(mktemp -d "$out/.build.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
 echo "k8snode: building ${BINARIES[*]} $KUBE_VERSION into $out (takes minutes) ..." >&2

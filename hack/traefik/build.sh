@@ -31,26 +31,10 @@ TRAEFIK_CODENAME=langres # what Traefik's release build stamps into v3.7.x
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/qaas/traefik/${TRAEFIK_VERSION}}
 
-ready() { [[ -f $out/traefik && -x $out/traefik ]]; }
-
-if ready; then
-	(cd "$out" && pwd)
-	exit 0
-fi
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-# Serialise concurrent builds into the same directory (if flock exists).
-if command -v flock >/dev/null 2>&1; then
-	exec 9>"$out/.lock"
-	flock 9
-	if ready; then
-		echo "$out"
-		exit 0
-	fi
-	rm -f "$out"/.*.tmp.* # left by a build that was killed outright
-fi
+# shellcheck source=../cache.sh
+source "$here/../cache.sh"
+cache_open "$out" traefik
+out=$CACHE_DIR
 
 tmp="$out/.traefik.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
