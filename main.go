@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -33,6 +34,7 @@ func main() {
 // options are the manager's flags.
 type options struct {
 	operator.Options
+	podName       string
 	kafkaCAFile   string
 	defaultIssuer string
 	zap           zap.Options
@@ -46,7 +48,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.Namespace, "operator-namespace", "", "the operator's own namespace, where the Kafka admin Secret is (set from the pod's namespace by the manifests)")
 
 	s := &o.Settings
-	fs.StringVar(&s.GatewayImage, "gateway-image", "", "image of the gateway pods unless a QueueApp names one; the manifests set it to the operator's own image, which holds the gateway")
+	fs.StringVar(&s.GatewayImage, "gateway-image", "", "image of the gateway pods unless a QueueApp names one; empty in a pod: the manager's own image (read from its pod, see --pod-name), which holds the gateway")
+	fs.StringVar(&o.podName, "pod-name", "", "the manager's own pod (set from the pod's name by the manifests), whose image the gateways run when --gateway-image is empty")
 	fs.StringVar(&s.IngressDomain, "ingress-domain", "", "default hosts are <app>.<namespace>.<ingress domain>")
 	fs.StringVar(&s.IngressClassName, "ingress-class", "", "IngressClass of the gateways' Ingresses unless a QueueApp names one; empty uses the cluster's default class")
 	fs.BoolVar(&s.AllowCustomHosts, "allow-custom-hosts", false, "let QueueApps use hosts outside <namespace>.<ingress domain>; off, a tenant cannot take another's host")
@@ -74,8 +77,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		return nil, err
 	}
 	var errs []error
-	if o.Settings.GatewayImage == "" {
-		errs = append(errs, errors.New("--gateway-image is required (the manifests set it to the operator's own image)"))
+	if o.Settings.GatewayImage == "" && (o.podName == "" || o.Namespace == "") {
+		errs = append(errs, errors.New("--gateway-image is required outside a pod; in a pod, --pod-name and --operator-namespace let the gateways run the manager's own image"))
 	}
 	if len(o.Settings.Kafka.Brokers) == 0 {
 		errs = append(errs, errors.New("--kafka-brokers is required"))
@@ -119,8 +122,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr)))
-	mgr, err := operator.NewManager(ctrl.GetConfigOrDie(), o.Options)
+	logger := zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr))
+	ctrl.SetLogger(logger)
+	// client-go logs through klog (leader election, events it could not
+	// record): into the same log, in the same format.
+	klog.SetLogger(logger)
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("finding the cluster: %w", err)
+	}
+	if o.Settings.GatewayImage == "" {
+		if o.Settings.GatewayImage, err = operator.OwnImage(ctx, cfg, o.Namespace, o.podName); err != nil {
+			return err
+		}
+	}
+	ctrl.Log.WithName("setup").Info("gateways run this image unless a QueueApp names one", "image", o.Settings.GatewayImage)
+	mgr, err := operator.NewManager(cfg, o.Options)
 	if err != nil {
 		return err
 	}

@@ -23,10 +23,25 @@ func build(t *testing.T, dir string) resmap.ResMap {
 	return res
 }
 
-// config/default installs the CRD, RBAC and the manager; the gateway's
-// default image is the manager's own, whatever image is set (as
-// `kustomize edit set image controller=...` in config/manager sets it).
-func TestDefaultInstallsTheOperatorWithItsOwnImageForGateways(t *testing.T) {
+// config/default installs the CRD, RBAC and the manager, which runs the
+// image `make image` builds (the chart's appVersion) or whatever an overlay
+// sets; the gateways' image is not a second setting: the manager reads its
+// own from its pod.
+func TestDefaultInstallsTheOperator(t *testing.T) {
+	chart, err := os.ReadFile(filepath.Join("..", "charts", "qaas", "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appVersion string
+	for _, line := range strings.Split(string(chart), "\n") {
+		if v, ok := strings.CutPrefix(line, "appVersion:"); ok {
+			appVersion = strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	if text := asYAML(t, build(t, "default")); !strings.Contains(text, "image: qaas.dev/qaas:"+appVersion+"\n") {
+		t.Errorf("config/default does not run qaas.dev/qaas:%s, the image make image builds:\n%s", appVersion, text)
+	}
+
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(".")); err != nil {
 		t.Fatal(err)
@@ -36,9 +51,9 @@ func TestDefaultInstallsTheOperatorWithItsOwnImageForGateways(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := strings.Replace(strings.Replace(string(k), "newName: controller", "newName: registry.example.com/qaas", 1), "newTag: latest", "newTag: v9", 1)
+	edited := strings.Replace(strings.Replace(string(k), "newName: qaas.dev/qaas", "newName: registry.example.com/qaas", 1), "newTag: "+appVersion, "newTag: v9", 1)
 	if edited == string(k) {
-		t.Fatal("config/manager/kustomization.yaml has no images entry for controller")
+		t.Fatal("config/manager/kustomization.yaml has no images entry for the manager")
 	}
 	if err := os.WriteFile(manager, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
@@ -57,17 +72,25 @@ func TestDefaultInstallsTheOperatorWithItsOwnImageForGateways(t *testing.T) {
 			t.Errorf("config/default lacks %s (has %v)", want, kinds)
 		}
 	}
-	yaml, err := res.AsYaml()
-	if err != nil {
-		t.Fatal(err)
+	text := asYAML(t, res)
+	if !strings.Contains(text, "image: registry.example.com/qaas:v9") {
+		t.Errorf("the manager does not run the overlay's image:\n%s", text)
 	}
-	text := string(yaml)
-	if !strings.Contains(text, "image: registry.example.com/qaas:v9") || !strings.Contains(text, "name: QAAS_GATEWAY_IMAGE\n          value: registry.example.com/qaas:v9") {
-		t.Fatalf("the gateway image does not follow the manager's:\n%s", text)
+	if strings.Contains(text, "QAAS_GATEWAY_IMAGE") || !strings.Contains(text, "name: QAAS_POD_NAME\n          valueFrom:\n            fieldRef:\n              fieldPath: metadata.name") {
+		t.Errorf("the gateways' image is not the manager's own, read from its pod:\n%s", text)
 	}
 	if !strings.Contains(text, "namespace: qaas-system") {
 		t.Error("the manager is not in qaas-system")
 	}
+}
+
+func asYAML(t *testing.T, res resmap.ResMap) string {
+	t.Helper()
+	yaml, err := res.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(yaml)
 }
 
 func TestSamplesBuild(t *testing.T) {

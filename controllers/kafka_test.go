@@ -22,7 +22,9 @@ import (
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/gateway/config"
+	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/gateway/server"
+	"qaas.dev/qaas/internal/kafkasasl"
 )
 
 // tenantApp is a QueueApp with two topics and a readwrite and a read user.
@@ -278,6 +280,8 @@ func TestDeletionRemovesUsersAndACLsAndTopicsByPolicy(t *testing.T) {
 			app := tenantApp(newNamespace(t))
 			app.Spec.DeletionPolicy = policy
 			createApp(t, app)
+			group := app.KafkaUserName("admin") + ".default"
+			commitOffset(t, group, app.KafkaTopicName("orders"))
 			if err := k8s.Delete(ctx, get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})); err != nil {
 				t.Fatal(err)
 			}
@@ -292,7 +296,92 @@ func TestDeletionRemovesUsersAndACLsAndTopicsByPolicy(t *testing.T) {
 			if kept != (policy == queuev1alpha1.DeletionRetain) {
 				t.Errorf("deletionPolicy %s: topic kept = %v", policy, kept)
 			}
+			groups, err := kafkaAdmin(t).ListConsumerGroups()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, kept := groups[group]; kept != (policy == queuev1alpha1.DeletionRetain) {
+				t.Errorf("deletionPolicy %s: consumer group kept = %v", policy, kept)
+			}
 		})
+	}
+}
+
+// commitOffset commits an offset of topic's partition 0 for group, as a
+// gateway handing out a message does, which makes the group exist in Kafka.
+func commitOffset(t *testing.T, group, topic string) {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, embedded.AdminUser, broker.AdminPassword)
+	c, err := sarama.NewClient([]string{broker.Addr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	coordinator, err := c.Coordinator(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A commit outside any generation (-1), as Kafka allows for a group
+	// without members.
+	req := &sarama.OffsetCommitRequest{Version: 2, ConsumerGroup: group, ConsumerGroupGeneration: -1, RetentionTime: -1}
+	req.AddBlock(topic, 0, 1, 0, "")
+	resp, err := coordinator.CommitOffset(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kerr := resp.Errors[topic][0]; kerr != sarama.ErrNoError {
+		t.Fatalf("committing an offset for %s: %v", group, kerr)
+	}
+	groups, err := kafkaAdmin(t).ListConsumerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := groups[group]; !ok {
+		t.Fatalf("committing an offset did not make group %s: %v", group, groups)
+	}
+}
+
+// A deleted QueueApp stops its gateway before it takes the tenant out of
+// Kafka: while a gateway pod exists, the users stay (and the condition says
+// what the deletion waits for); once the pods are gone, the users go.
+func TestDeletionStopsTheGatewayBeforeKafka(t *testing.T) {
+	app := tenantApp(newNamespace(t))
+	createApp(t, app)
+	// envtest runs no kubelet: this pod stands for a gateway pod that is
+	// still stopping.
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-gateway-stopping", Namespace: app.Namespace, Labels: childLabels(app)},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "gateway", Image: "gateway"}}},
+	}
+	if err := k8s.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})); err != nil {
+		t.Fatal(err)
+	}
+	c := waitForCondition(t, app, queuev1alpha1.ConditionGatewayReady, metav1.ConditionFalse, "waiting for 1 gateway pods to stop")
+	if c.Reason != "Stopping" {
+		t.Errorf("GatewayReady %+v", c)
+	}
+	eventually(t, "the gateway Deployment is deleted", func() error {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, &appsv1.Deployment{})
+		if err == nil {
+			return fmt.Errorf("still there")
+		}
+		return client.IgnoreNotFound(err)
+	})
+	users := []string{app.KafkaUserName("admin"), app.KafkaUserName("reader")}
+	if got := scramUsers(t, users...); len(got) != 2 {
+		t.Fatalf("a gateway pod still runs, yet the Kafka users are %v", got)
+	}
+	if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	waitForRelease(t, app)
+	if got := scramUsers(t, users...); len(got) != 0 {
+		t.Errorf("users left in Kafka: %v", got)
 	}
 }
 

@@ -67,6 +67,7 @@ const defaultMaxRetryDelay = time.Minute
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 
 // Reconcile makes the world match one QueueApp, in one pass read top to
 // bottom: finalizer, children, status.
@@ -292,34 +293,6 @@ func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alp
 	}
 	setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "waiting for the gateway Deployment to report availability")
 	return nil
-}
-
-// finalize removes the tenant from Kafka, then releases the QueueApp. If
-// Kafka cannot be cleaned, the QueueApp stays, and says why.
-func (r *QueueAppReconciler) finalize(ctx context.Context, app, before *queuev1alpha1.QueueApp) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(app, Finalizer) {
-		return ctrl.Result{}, nil
-	}
-	if r.Kafka != nil {
-		var users []string
-		for _, u := range usersOf(app) {
-			users = append(users, app.KafkaUserName(u.Name))
-		}
-		if err := r.Kafka.Delete(ctx, app, users); err != nil {
-			setCondition(app, queuev1alpha1.ConditionKafkaReady, false, "DeletionBlocked",
-				"the QueueApp is kept until its Kafka users and ACLs are removed: "+err.Error())
-			r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "DeletionBlocked", "Delete", "removing the tenant from Kafka: %v", err)
-			if statusErr := r.patchStatus(ctx, before, app); statusErr != nil {
-				logf.FromContext(ctx).Error(statusErr, "recording why deletion waits")
-			}
-			return ctrl.Result{}, err
-		}
-	}
-	controllerutil.RemoveFinalizer(app, Finalizer)
-	if err := r.Update(ctx, app); err != nil && !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{}, nil
 }
 
 // failed records a failure everywhere it is looked for: the log, a Warning

@@ -60,8 +60,11 @@ type QueueAppSpec struct {
 	Ingress IngressSpec `json:"ingress,omitempty"`
 
 	// deletionPolicy says what happens to the application's Kafka topics
-	// (and their messages) when the QueueApp is deleted: Retain keeps them,
-	// Delete deletes them. Users and ACLs are always removed.
+	// (and their messages) and consumer groups (and their committed offsets)
+	// when the QueueApp is deleted: Retain keeps them, so that a QueueApp
+	// re-created with the same name carries on where it stopped; Delete
+	// deletes them. The gateway stops first; users and ACLs are always
+	// removed.
 	// +optional
 	// +kubebuilder:default=Retain
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
@@ -197,14 +200,14 @@ type IssuerReference struct {
 	Name string `json:"name"`
 }
 
-// DeletionPolicy says what happens to Kafka topics on delete.
+// DeletionPolicy says what happens to Kafka topics and consumer groups on delete.
 // +kubebuilder:validation:Enum=Retain;Delete
 type DeletionPolicy string
 
 const (
-	// DeletionRetain keeps the topics and their messages.
+	// DeletionRetain keeps the topics and consumer groups.
 	DeletionRetain DeletionPolicy = "Retain"
-	// DeletionDelete deletes the topics.
+	// DeletionDelete deletes the topics and consumer groups.
 	DeletionDelete DeletionPolicy = "Delete"
 )
 

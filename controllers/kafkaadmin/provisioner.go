@@ -111,7 +111,7 @@ func (p *Provisioner) Reconcile(ctx context.Context, app *queuev1alpha1.QueueApp
 	return topics, nil
 }
 
-// Delete removes app's users and ACLs, and its topics when its
+// Delete removes app's users and ACLs, and its consumer groups and topics when its
 // deletionPolicy is Delete. users names the app's users as the spec has
 // them (its defaults included); users found in the ACLs go too.
 func (p *Provisioner) Delete(ctx context.Context, app *queuev1alpha1.QueueApp, users []string) error {
@@ -126,10 +126,13 @@ func (p *Provisioner) Delete(ctx context.Context, app *queuev1alpha1.QueueApp, u
 		if err := deleteACLs(a, app); err != nil {
 			return err
 		}
-		if app.Spec.DeletionPolicy == queuev1alpha1.DeletionDelete {
-			return deleteTopics(a, app)
+		if app.Spec.DeletionPolicy != queuev1alpha1.DeletionDelete {
+			return nil
 		}
-		return nil
+		if err := deleteGroups(a, app); err != nil {
+			return err
+		}
+		return deleteTopics(a, app)
 	})
 }
 

@@ -96,13 +96,7 @@ ingress: {domain: %q, className: traefik}
 		t.Fatal(err)
 	}
 	phase(t, "waiting for the Ingress controller to route %s", teamA.url)
-	eventually(t, time.Minute, "the Ingress routes to the gateway", func() error {
-		code, body, err := ingress.do("GET", "/healthz", "", "", "")
-		if err == nil && code != 200 {
-			err = fmt.Errorf("GET /healthz: %d %s", code, body)
-		}
-		return err
-	})
+	waitForRoute(t, ingress)
 
 	phase(t, "README's curl lines, pasted as they are, through the Ingress over HTTPS")
 	runReadmeCurls(t, e)
@@ -136,6 +130,18 @@ ingress: {domain: %q, className: traefik}
 	phase(t, "helm upgrade to 2 operator replicas (leader election); the operator still acts on edits")
 	upgrade(t, e, c, values)
 
+	phase(t, "deleting the sample QueueApp under traffic: its gateway pods go before its Kafka users")
+	deleteUnderTraffic(t, e, c, ingress, teamA, broker)
+	phase(t, "re-applying it at once: README's first GET answers")
+	e.kubectlRun(t, "apply", "-f", filepath.Join(repoRoot, "config", "samples", "queue_v1alpha1_queueapp.yaml"))
+	e.kubectlRun(t, "-n", "team-a", "wait", "--for=condition=Ready", "queueapp/my-app", "--timeout=3m")
+	reapplied := readCredentials(t, c, "team-a", "my-app")
+	if ingress, err = ingressEndpoint(reapplied.url, []byte(reapplied.ca)); err != nil {
+		t.Fatal(err)
+	}
+	waitForRoute(t, ingress)
+	runReadmeLine(t, e, 2)
+
 	phase(t, "helm uninstall: the operator goes, the CRD and the QueueApps stay")
 	e.helmRun(t, "uninstall", release, "-n", operatorNamespace, "--wait", "--timeout", "2m")
 	crd := &unstructured.Unstructured{}
@@ -155,11 +161,23 @@ ingress: {domain: %q, className: traefik}
 	phase(t, "done")
 }
 
-// runReadmeCurls runs README's credentials lines and its three OVH curl
-// lines in bash, as a user pastes them.
-func runReadmeCurls(t *testing.T, e env) {
+// waitForRoute waits until the Ingress controller routes ep's host to a
+// gateway.
+func waitForRoute(t *testing.T, ep *endpoint) {
 	t.Helper()
-	creds := readmeBlock(t, "secret() {")
+	eventually(t, time.Minute, "the Ingress routes to the gateway", func() error {
+		code, body, err := ep.do("GET", "/healthz", "", "", "")
+		if err == nil && code != 200 {
+			err = fmt.Errorf("GET /healthz: %d %s", code, body)
+		}
+		return err
+	})
+}
+
+// readmeCurls are README's three OVH curl lines, made to fail on an HTTP
+// error.
+func readmeCurls(t *testing.T) []string {
+	t.Helper()
 	var curls []string
 	for _, l := range readmeBlock(t, "curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST $URL/topic/$TOPIC -d") {
 		if strings.HasPrefix(l, "curl ") {
@@ -169,14 +187,28 @@ func runReadmeCurls(t *testing.T, e env) {
 	if len(curls) != 3 {
 		t.Fatalf("README's block has %d curl lines, want the three OVH calls", len(curls))
 	}
-	dir := t.TempDir()
+	return curls
+}
+
+// runReadmeLine runs README's credentials lines and then its curl line i in
+// bash, as a user pastes them, and returns what it printed.
+func runReadmeLine(t *testing.T, e env, i int) string {
+	t.Helper()
+	line := readmeCurls(t)[i]
+	out, err := e.tryIn(t.TempDir(), "", "bash", "-c", script(append(readmeBlock(t, "secret() {"), line)...))
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, out)
+	}
+	return out
+}
+
+// runReadmeCurls runs README's three OVH curl lines and checks what they
+// answer.
+func runReadmeCurls(t *testing.T, e env) {
+	t.Helper()
 	var outs []string
-	for _, line := range curls {
-		out, err := e.tryIn(dir, "", "bash", "-c", script(append(slices.Clone(creds), line)...))
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", line, err, out)
-		}
-		outs = append(outs, out)
+	for i := range readmeCurls(t) {
+		outs = append(outs, runReadmeLine(t, e, i))
 	}
 	if !strings.Contains(outs[0], `"Offset":`) {
 		t.Fatalf("README's produce answered %s", outs[0])
@@ -398,6 +430,79 @@ func rotatePassword(t *testing.T, e env, c client.Client, ep *endpoint, teamA cr
 	}
 	if code, body, err := ep.do("GET", "/topic/"+topic+"?group=rotated", readerUser, oldReaderPassword, ""); err != nil || code != 401 {
 		t.Fatalf("the old password: %d %s %v", code, body, err)
+	}
+}
+
+// deleteUnderTraffic deletes the sample QueueApp while clients produce and
+// consume, and checks, until it is gone, that its Kafka users never
+// disappear while one of its gateway pods exists.
+func deleteUnderTraffic(t *testing.T, e env, c client.Client, ep *endpoint, teamA credentials, broker *embedded.Broker) {
+	t.Helper()
+	ctx := context.Background()
+	user, password := teamA.user("admin")
+	topic := teamA.topic("orders")
+	stop := make(chan struct{})
+	_, _, wait := produceLoop(ep, user, password, topic, "deleted", stop)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_, _, _ = ep.do("GET", "/topic/"+topic+"?limit=100", user, password, "")
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		wait()
+		<-consumed
+	}()
+	admin, err := broker.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	time.Sleep(time.Second) // traffic on both pods, group members included
+	e.kubectlRun(t, "-n", "team-a", "delete", "queueapp", "my-app", "--wait=false")
+	start := time.Now()
+	var podsGone time.Duration
+	for {
+		err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "my-app"}, &queuev1alpha1.QueueApp{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) > 3*time.Minute {
+			t.Fatal("the QueueApp is still there after 3 minutes")
+		}
+		pods := &corev1.PodList{}
+		if err := c.List(ctx, pods, client.InNamespace("team-a"), client.MatchingLabels{"app.kubernetes.io/name": "qaas-gateway", "app.kubernetes.io/instance": "my-app"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) == 0 && podsGone == 0 {
+			podsGone = time.Since(start)
+		}
+		creds, err := admin.DescribeUserScramCredentials([]string{user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) > 0 && (len(creds) == 0 || len(creds[0].CredentialInfos) == 0) {
+			t.Fatalf("%s left Kafka while %d gateway pods exist", user, len(pods.Items))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	phase(t, "  gateway pods gone %.1fs after the delete, the QueueApp %.1fs after", podsGone.Seconds(), time.Since(start).Seconds())
+	creds, err := admin.DescribeUserScramCredentials([]string{user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(creds) > 0 && len(creds[0].CredentialInfos) > 0 {
+		t.Fatalf("%s is still in Kafka after its QueueApp is gone", user)
 	}
 }
 
