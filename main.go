@@ -54,6 +54,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&s.IngressClassName, "ingress-class", "", "IngressClass of the gateways' Ingresses unless a QueueApp names one; empty uses the cluster's default class")
 	fs.BoolVar(&s.AllowCustomHosts, "allow-custom-hosts", false, "let QueueApps use hosts outside <namespace>.<ingress domain>; off, a tenant cannot take another's host")
 	fs.BoolVar(&s.AllowImageOverride, "allow-image-override", false, "let QueueApps run a gateway image of their own; off, no tenant image ever sees its users' passwords")
+	fs.BoolVar(&s.RequireIngressAddress, "require-ingress-address", true, "Ready waits until the Ingress controller publishes an address in the Ingress's status; turn it off for controllers that publish none (Ready then means the gateway serves behind its Service)")
 	fs.StringVar(&o.defaultIssuer, "default-issuer", "", "cert-manager issuer for QueueApps that name no TLS source, as ClusterIssuer/NAME or Issuer/NAME; without it such QueueApps get a self-signed certificate")
 
 	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers the gateways (and the operator) connect to", func(v string) error {

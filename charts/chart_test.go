@@ -321,6 +321,7 @@ func TestManagerEnvironmentFollowsValues(t *testing.T) {
 				"QAAS_INGRESS_DOMAIN":           "queue.example.com",
 				"QAAS_INGRESS_CLASS":            "nginx",
 				"QAAS_ALLOW_CUSTOM_HOSTS":       "true",
+				"QAAS_REQUIRE_INGRESS_ADDRESS":  "false",
 				"QAAS_DEFAULT_ISSUER":           "Issuer/letsencrypt",
 				"QAAS_ALLOW_IMAGE_OVERRIDE":     "true",
 				"QAAS_ZAP_LOG_LEVEL":            "debug",

@@ -25,6 +25,7 @@ import (
 	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/gateway/server"
 	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/standin"
 )
 
 // tenantApp is a QueueApp with two topics and a readwrite and a read user.
@@ -390,7 +391,7 @@ func TestDeletionStopsTheGatewayBeforeKafka(t *testing.T) {
 func TestKafkaOutageShowsAndHeals(t *testing.T) {
 	app := tenantApp(newNamespace(t))
 	createApp(t, app)
-	markGatewayAvailable(t, app)
+	markGatewayServing(t, app)
 	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionTrue, "")
 
 	broker.Close()
@@ -417,17 +418,43 @@ func TestKafkaOutageShowsAndHeals(t *testing.T) {
 	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionTrue, "")
 }
 
-// markGatewayAvailable does what the Deployment controller (absent from
-// envtest) would once the gateway's pods are ready.
-func markGatewayAvailable(t *testing.T, app *queuev1alpha1.QueueApp) {
-	t.Helper()
-	dep := get(t, app.Namespace, GatewayName(app), &appsv1.Deployment{})
-	dep.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: dep.Generation, Replicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
-		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
-			Reason: "MinimumReplicasAvailable", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+// Ready means a client can connect: an available Deployment is not enough
+// until its pods are behind the Service and the Ingress controller has
+// published an address.
+func TestReadyWaitsForEndpointsAndTheIngressAddress(t *testing.T) {
+	app := tenantApp(newNamespace(t))
+	createApp(t, app)
+	key := client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}
+
+	if err := standin.ReportAvailable(ctx, k8s, key, 2); err != nil {
+		t.Fatal(err)
 	}
-	if err := k8s.Status().Update(ctx, dep); err != nil {
+	if c := waitForCondition(t, app, queuev1alpha1.ConditionGatewayReady, metav1.ConditionFalse, "no ready endpoint"); c.Reason != "NoEndpoints" {
+		t.Errorf("GatewayReady %+v", c)
+	}
+	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionFalse, "GatewayReady")
+
+	if err := standin.PutBehindService(ctx, k8s, key, 2, "10.88.0.10"); err != nil {
+		t.Fatal(err)
+	}
+	waitForCondition(t, app, queuev1alpha1.ConditionGatewayReady, metav1.ConditionTrue, "2 serving behind Service")
+	if c := waitForCondition(t, app, queuev1alpha1.ConditionIngressReady, metav1.ConditionFalse, "publish an address"); c.Reason != "NoAddress" {
+		t.Errorf("IngressReady %+v", c)
+	}
+	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionFalse, "IngressReady")
+
+	if err := standin.PublishAddress(ctx, k8s, key, "192.0.2.80"); err != nil {
+		t.Fatal(err)
+	}
+	waitForCondition(t, app, queuev1alpha1.ConditionIngressReady, metav1.ConditionTrue, "192.0.2.80")
+	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionTrue, "")
+}
+
+// markGatewayServing does what the kubelet and the controllers absent from
+// envtest would once the gateway's pods are ready.
+func markGatewayServing(t *testing.T, app *queuev1alpha1.QueueApp) {
+	t.Helper()
+	if err := standin.ServeGateway(ctx, k8s, app.Namespace, GatewayName(app), 2, "10.88.0.10", "192.0.2.80"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -68,6 +67,7 @@ const defaultMaxRetryDelay = time.Minute
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
 
 // Reconcile makes the world match one QueueApp, in one pass read top to
 // bottom: finalizer, children, status.
@@ -149,9 +149,18 @@ func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1
 		}
 	}
 
-	// 4. Status from what the children show.
-	if err := r.observeGateway(ctx, app); err != nil {
+	// 4. Status from what the children show: Ready means a client can
+	// connect, so it waits for the pods behind the Service and, where the
+	// Ingress controller reports one, for the Ingress's address.
+	waiting, err := r.observeGateway(ctx, app)
+	if err != nil {
 		return r.failed(ctx, app, "GatewayUnknown", err)
+	}
+	if waiting && (result.RequeueAfter == 0 || result.RequeueAfter > endpointsPoll) {
+		result.RequeueAfter = endpointsPoll
+	}
+	if err := r.observeIngress(ctx, app, host); err != nil {
+		return r.failed(ctx, app, "IngressUnknown", err)
 	}
 	app.Status.URL = url
 	app.Status.CredentialsSecret = CredentialsSecretName(app)
@@ -159,7 +168,7 @@ func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1
 		return r.failed(ctx, app, "KafkaFailed", kafkaErr)
 	}
 	app.Status.ObservedGeneration = app.Generation
-	setReady(app, r.Kafka != nil)
+	setReady(app, r.Kafka != nil, r.Settings.RequireIngressAddress)
 	return result, nil
 }
 
@@ -267,32 +276,6 @@ func (r *QueueAppReconciler) reconcileCredentials(ctx context.Context, app *queu
 		return nil, err
 	}
 	return secret, nil
-}
-
-// observeGateway sets GatewayReady from the Deployment's Available
-// condition.
-func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alpha1.QueueApp) error {
-	dep := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, dep); err != nil {
-		return err
-	}
-	if dep.Status.ObservedGeneration < dep.Generation {
-		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "the gateway Deployment is rolling out")
-		return nil
-	}
-	for _, c := range dep.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable {
-			if c.Status == corev1.ConditionTrue {
-				setCondition(app, queuev1alpha1.ConditionGatewayReady, true, "Available",
-					fmt.Sprintf("%d of %d gateway pods ready", dep.Status.ReadyReplicas, ptr.Deref(dep.Spec.Replicas, 1)))
-			} else {
-				setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Unavailable", c.Message)
-			}
-			return nil
-		}
-	}
-	setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "waiting for the gateway Deployment to report availability")
-	return nil
 }
 
 // failed records a failure everywhere it is looked for: the log, a Warning

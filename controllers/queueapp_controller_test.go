@@ -180,7 +180,7 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 	}
 
 	// The Deployment becoming available makes the QueueApp Ready.
-	markGatewayAvailable(t, app)
+	markGatewayServing(t, app)
 	eventually(t, "Ready follows the gateway", func() error {
 		cur := get(t, ns, app.Name, &queuev1alpha1.QueueApp{})
 		ready := meta.FindStatusCondition(cur.Status.Conditions, queuev1alpha1.ConditionReady)

@@ -17,6 +17,10 @@ type Settings struct {
 	AllowCustomHosts bool
 	// AllowImageOverride lets QueueApps run a gateway image of their own.
 	AllowImageOverride bool
+	// RequireIngressAddress makes Ready wait until the Ingress controller
+	// publishes an address in the Ingress's status; off for controllers
+	// that publish none.
+	RequireIngressAddress bool
 
 	// Kafka is how gateways reach Kafka.
 	Kafka KafkaConnection

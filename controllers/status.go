@@ -31,14 +31,25 @@ func isTrue(app *queuev1alpha1.QueueApp, condType string) bool {
 	return meta.IsStatusConditionTrue(app.Status.Conditions, condType)
 }
 
-// setReady folds the other conditions into Ready: the endpoint is usable
-// when its certificate, its gateway and (when the operator provisions
-// Kafka) its Kafka tenant all are.
-func setReady(app *queuev1alpha1.QueueApp, withKafka bool) {
+// readyParts are the conditions Ready folds together: the certificate, the
+// gateway (serving behind its Service), the Ingress's address unless the
+// platform's Ingress controller publishes none, and the Kafka tenant when
+// the operator provisions it.
+func readyParts(withKafka, withIngressAddress bool) []string {
 	parts := []string{queuev1alpha1.ConditionTLSReady, queuev1alpha1.ConditionGatewayReady}
+	if withIngressAddress {
+		parts = append(parts, queuev1alpha1.ConditionIngressReady)
+	}
 	if withKafka {
 		parts = append(parts, queuev1alpha1.ConditionKafkaReady)
 	}
+	return parts
+}
+
+// setReady folds the other conditions into Ready: the endpoint is usable
+// when all of readyParts are.
+func setReady(app *queuev1alpha1.QueueApp, withKafka, withIngressAddress bool) {
+	parts := readyParts(withKafka, withIngressAddress)
 	var waiting []string
 	for _, p := range parts {
 		if !isTrue(app, p) {

@@ -84,6 +84,7 @@ func runSuite(m *testing.M) int {
 	defer stopBroker()
 	managerSettings = testSettings
 	managerSettings.AllowImageOverride = false
+	managerSettings.RequireIngressAddress = true
 	managerSettings.Kafka.Brokers = []string{broker.Addr}
 	provisioner, err := kafkaadmin.New(kafkaadmin.Config{
 		Brokers:                  []string{broker.Addr},

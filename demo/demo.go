@@ -30,6 +30,7 @@ import (
 	"qaas.dev/qaas/gateway/server"
 	"qaas.dev/qaas/internal/kafkasasl"
 	"qaas.dev/qaas/internal/operator"
+	"qaas.dev/qaas/internal/standin"
 )
 
 const (
@@ -80,9 +81,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer broker.Close()
 	mgr, err := operator.NewManager(restConfig, operator.Options{
 		Settings: controllers.Settings{
-			GatewayImage:  "qaas:demo",
-			IngressDomain: ingressDomain,
-			Kafka:         controllers.KafkaConnection{Brokers: []string{broker.Addr}, SASLMechanism: kafkasasl.ScramSHA512},
+			GatewayImage:          "qaas:demo",
+			IngressDomain:         ingressDomain,
+			RequireIngressAddress: true,
+			Kafka:                 controllers.KafkaConnection{Brokers: []string{broker.Addr}, SASLMechanism: kafkasasl.ScramSHA512},
 		},
 		MetricsAddr:       "0",
 		ProbeAddr:         "0",
@@ -134,7 +136,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopGateway() // first: it needs Kafka to commit what it handed out
-	if err := markGatewayAvailable(ctx, direct, sample); err != nil {
+	// The demo runs the gateway itself, on loopback: it stands in for the
+	// cluster's kubelet and controllers in reporting it served. An
+	// EndpointSlice cannot hold a loopback address, so the pod's is a
+	// documentation one.
+	if err := standin.ServeGateway(ctx, direct, sample.Namespace, controllers.GatewayName(sample), 1, "192.0.2.10", "127.0.0.1"); err != nil {
 		return err
 	}
 	creds := &corev1.Secret{}
@@ -273,19 +279,3 @@ func runGateway(ctx context.Context, c client.Client, app *queuev1alpha1.QueueAp
 	return "https://" + net.JoinHostPort(host, port), caFile, func() { cancel(); <-done }, nil
 }
 
-// markGatewayAvailable reports the gateway's Deployment available, as the
-// Deployment controller would once its pods were ready: the demo runs the
-// gateway itself.
-func markGatewayAvailable(ctx context.Context, c client.Client, app *queuev1alpha1.QueueApp) error {
-	dep := &appsv1.Deployment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: controllers.GatewayName(app)}, dep); err != nil {
-		return err
-	}
-	now := metav1.Now()
-	dep.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: dep.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1,
-		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
-			Reason: "MinimumReplicasAvailable", Message: "the demo runs the gateway", LastUpdateTime: now, LastTransitionTime: now}},
-	}
-	return c.Status().Update(ctx, dep)
-}

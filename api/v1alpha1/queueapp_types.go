@@ -215,8 +215,12 @@ const (
 const (
 	// ConditionReady is True when the endpoint is usable end to end.
 	ConditionReady = "Ready"
-	// ConditionGatewayReady is True when the gateway Deployment is available.
+	// ConditionGatewayReady is True when the gateway Deployment is available
+	// and its pods are ready behind its Service.
 	ConditionGatewayReady = "GatewayReady"
+	// ConditionIngressReady is True when the Ingress controller has
+	// published an address for the endpoint's host.
+	ConditionIngressReady = "IngressReady"
 	// ConditionKafkaReady is True when the topics, users and ACLs exist in
 	// Kafka as specified.
 	ConditionKafkaReady = "KafkaReady"

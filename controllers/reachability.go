@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+)
+
+// endpointsPoll is how often a QueueApp whose Deployment is available looks
+// for its pods behind the Service: EndpointSlices are not watched (caching
+// every slice of the cluster would cost memory), and they follow the pods'
+// readiness within moments.
+const endpointsPoll = time.Second
+
+// observeGateway sets GatewayReady: the Deployment is available and its
+// Service has a ready endpoint, so a connection to the Service reaches a
+// gateway. waiting says the Deployment is available but the endpoints
+// are not there yet, which is worth a quick look again.
+func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alpha1.QueueApp) (waiting bool, err error) {
+	dep := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, dep); err != nil {
+		return false, err
+	}
+	if dep.Status.ObservedGeneration < dep.Generation {
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "the gateway Deployment is rolling out")
+		return false, nil
+	}
+	available := false
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			if c.Status != corev1.ConditionTrue {
+				setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Unavailable", c.Message)
+				return false, nil
+			}
+			available = true
+		}
+	}
+	if !available {
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "waiting for the gateway Deployment to report availability")
+		return false, nil
+	}
+	serving, err := r.readyEndpoints(ctx, app)
+	if err != nil {
+		return false, err
+	}
+	if serving == 0 {
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "NoEndpoints",
+			fmt.Sprintf("the gateway Deployment is available, but Service %s has no ready endpoint yet", GatewayName(app)))
+		return true, nil
+	}
+	setCondition(app, queuev1alpha1.ConditionGatewayReady, true, "Available",
+		fmt.Sprintf("%d of %d gateway pods ready, %d serving behind Service %s", dep.Status.ReadyReplicas, ptr.Deref(dep.Spec.Replicas, 1), serving, GatewayName(app)))
+	return false, nil
+}
+
+// readyEndpoints counts the ready endpoints of the gateway's Service, from
+// its EndpointSlices read from the API server.
+func (r *QueueAppReconciler) readyEndpoints(ctx context.Context, app *queuev1alpha1.QueueApp) (int, error) {
+	slices := &discoveryv1.EndpointSliceList{}
+	if err := r.APIReader.List(ctx, slices, client.InNamespace(app.Namespace),
+		client.MatchingLabels{discoveryv1.LabelServiceName: GatewayName(app)}); err != nil {
+		return 0, fmt.Errorf("listing the gateway Service's endpoints: %w", err)
+	}
+	n := 0
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			// An unknown readiness is to be read as ready (the API's rule).
+			if ptr.Deref(e.Conditions.Ready, true) {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// observeIngress sets IngressReady from the address the Ingress controller
+// published in the Ingress's status, which it does once it serves the host.
+// Ingress status changes are watched, so no polling is needed.
+func (r *QueueAppReconciler) observeIngress(ctx context.Context, app *queuev1alpha1.QueueApp, host string) error {
+	if !r.Settings.RequireIngressAddress {
+		return nil
+	}
+	ing := &networkingv1.Ingress{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, ing); err != nil {
+		return err
+	}
+	for _, lb := range ing.Status.LoadBalancer.Ingress {
+		if addr := lb.IP + lb.Hostname; addr != "" {
+			setCondition(app, queuev1alpha1.ConditionIngressReady, true, "Admitted",
+				fmt.Sprintf("the Ingress controller serves %s at %s", host, addr))
+			return nil
+		}
+	}
+	setCondition(app, queuev1alpha1.ConditionIngressReady, false, "NoAddress",
+		fmt.Sprintf("waiting for the Ingress controller to publish an address for %s in Ingress %s's status", host, GatewayName(app)))
+	return nil
+}
