@@ -15,16 +15,26 @@ import (
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 )
 
-// endpointsPoll is how often a QueueApp whose Deployment is available looks
-// for its pods behind the Service: EndpointSlices are not watched (caching
-// every slice of the cluster would cost memory), and they follow the pods'
-// readiness within moments.
-const endpointsPoll = time.Second
+const (
+	// endpointsPoll is how often a QueueApp whose Deployment is available
+	// looks for its pods behind the Service: EndpointSlices are not watched
+	// (caching every slice of the cluster would cost memory), and they
+	// follow the pods' readiness within moments.
+	endpointsPoll = time.Second
+	// routeSettle is how long GatewayReady waits after the pods became
+	// available: Ingress controllers route to a Service's endpoints as they
+	// see them appear, as the operator does, and some publish the Ingress's
+	// address before that (Traefik skips a Service without endpoints but
+	// publishes the address anyway). Without the wait, Ready could win that
+	// race and a client's first request meet a 404.
+	routeSettle = 3 * time.Second
+)
 
 // observeGateway sets GatewayReady: the Deployment is available and its
 // Service has a ready endpoint, so a connection to the Service reaches a
-// gateway. waiting says the Deployment is available but the endpoints
-// are not there yet, which is worth a quick look again.
+// gateway, and has been for routeSettle. waiting says the Deployment is
+// available but the rest is not there yet, which is worth a quick look
+// again.
 func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alpha1.QueueApp) (waiting bool, err error) {
 	dep := &appsv1.Deployment{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, dep); err != nil {
@@ -34,18 +44,18 @@ func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alp
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "the gateway Deployment is rolling out")
 		return false, nil
 	}
-	available := false
-	for _, c := range dep.Status.Conditions {
+	var available *appsv1.DeploymentCondition
+	for i, c := range dep.Status.Conditions {
 		if c.Type == appsv1.DeploymentAvailable {
-			if c.Status != corev1.ConditionTrue {
-				setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Unavailable", c.Message)
-				return false, nil
-			}
-			available = true
+			available = &dep.Status.Conditions[i]
 		}
 	}
-	if !available {
+	switch {
+	case available == nil:
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "waiting for the gateway Deployment to report availability")
+		return false, nil
+	case available.Status != corev1.ConditionTrue:
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Unavailable", available.Message)
 		return false, nil
 	}
 	serving, err := r.readyEndpoints(ctx, app)
@@ -55,6 +65,12 @@ func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alp
 	if serving == 0 {
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "NoEndpoints",
 			fmt.Sprintf("the gateway Deployment is available, but Service %s has no ready endpoint yet", GatewayName(app)))
+		return true, nil
+	}
+	if since := time.Since(available.LastTransitionTime.Time); since < routeSettle {
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Settling",
+			fmt.Sprintf("the gateway pods serve behind Service %s since %s; giving Ingress controllers %s to route to them",
+				GatewayName(app), since.Round(time.Second), routeSettle))
 		return true, nil
 	}
 	setCondition(app, queuev1alpha1.ConditionGatewayReady, true, "Available",
@@ -89,8 +105,9 @@ func (r *QueueAppReconciler) observeIngress(ctx context.Context, app *queuev1alp
 	if !r.Settings.RequireIngressAddress {
 		return nil
 	}
+	// From the API server: the cache may not hold an Ingress just created.
 	ing := &networkingv1.Ingress{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, ing); err != nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, ing); err != nil {
 		return err
 	}
 	for _, lb := range ing.Status.LoadBalancer.Ingress {

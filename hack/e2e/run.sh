@@ -75,8 +75,12 @@ teardown() {
 		"${k[@]}" get nodes,pods,deployments,queueapps -A -o wide
 		"${k[@]}" get events -A --sort-by=.lastTimestamp | tail -n 30
 		"${k[@]}" -n qaas-system logs -l app.kubernetes.io/name=qaas --tail=40 --prefix
-		"${k[@]}" logs -A -l app.kubernetes.io/name=qaas-gateway --tail=20 --prefix 2>/dev/null ||
-			for ns in team-a team-b; do "${k[@]}" -n "$ns" logs -l app.kubernetes.io/name=qaas-gateway --tail=20 --prefix; done
+		for ns in team-a team-b; do "${k[@]}" -n "$ns" logs -l app.kubernetes.io/name=qaas-gateway --tail=20 --prefix; done
+		# The components' logs outlive the teardown.
+		local logs
+		logs=$(mktemp -d "${TMPDIR:-/tmp}/qaas-e2e-logs.XXXXXX")
+		cp -r "$W/log/." "$logs/"
+		phase "the cluster components' logs are in $logs"
 	fi
 	phase "tearing the cluster down"
 	bash hack/e2e/cluster.sh down
