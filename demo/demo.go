@@ -278,4 +278,3 @@ func runGateway(ctx context.Context, c client.Client, app *queuev1alpha1.QueueAp
 	host := strings.TrimPrefix(string(creds.Data["url"]), "https://")
 	return "https://" + net.JoinHostPort(host, port), caFile, func() { cancel(); <-done }, nil
 }
-
