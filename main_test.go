@@ -35,6 +35,7 @@ import (
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/internal/flagenv"
+	"qaas.dev/qaas/internal/standin"
 )
 
 func TestManagerOptions(t *testing.T) {
@@ -223,6 +224,14 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 	if err != nil || topics["team-a.shop.orders"].NumPartitions != 2 {
 		t.Fatalf("topics %v (%v)", topics, err)
 	}
+	// What the cluster's controllers would report once the gateway serves:
+	// the manager sees it through its own cache and RBAC, and says Ready.
+	if err := standin.ReportServing(ctx, k8s, "team-a", "shop-gateway", 2, "10.88.0.10", "192.0.2.80"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("ready", func(app *queuev1alpha1.QueueApp) bool {
+		return meta.IsStatusConditionTrue(app.Status.Conditions, queuev1alpha1.ConditionReady)
+	})
 	gateway := &appsv1.Deployment{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "shop-gateway"}, gateway); err != nil {
 		t.Fatal(err)

@@ -273,8 +273,9 @@ func TestLeaderElectionOnlyWithSeveralReplicas(t *testing.T) {
 func TestManagerEnvironmentFollowsValues(t *testing.T) {
 	const ns, pod = "fieldRef:metadata.namespace", "fieldRef:metadata.name"
 	for name, tc := range map[string]struct {
-		args []string
-		want map[string]string
+		args  []string
+		want  map[string]string
+		image string
 	}{
 		"defaults: the gateways run the manager's image, which it reads from its own pod": {
 			args: brokers,
@@ -286,7 +287,8 @@ func TestManagerEnvironmentFollowsValues(t *testing.T) {
 			},
 		},
 		"another image for the manager is the gateways' too": {
-			args: with("--set", "image.repository=registry.example.com/qaas", "--set", "image.tag=v9"),
+			args:  with("--set", "image.repository=registry.example.com/qaas", "--set", "image.tag=v9"),
+			image: "registry.example.com/qaas:v9",
 			want: map[string]string{
 				"QAAS_OPERATOR_NAMESPACE":   ns,
 				"QAAS_POD_NAME":             pod,
@@ -334,6 +336,9 @@ func TestManagerEnvironmentFollowsValues(t *testing.T) {
 			m := manager(t, &d)
 			if got := env(m); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("environment:\n got %v\nwant %v", got, tc.want)
+			}
+			if tc.image != "" && m.Image != tc.image {
+				t.Errorf("the manager runs %s, want %s", m.Image, tc.image)
 			}
 		})
 	}

@@ -18,9 +18,10 @@ import (
 )
 
 const (
-	// gatewayStopTimeout bounds how long a deletion waits for the gateway
-	// pods to stop (a pod on a lost node never reports it): longer than
-	// their termination grace period, after which Kafka is cleaned anyway.
+	// gatewayStopTimeout is how long a gateway pod may take to stop once it
+	// is being deleted, well past its termination grace period: a pod
+	// stopping longer (on a lost node, say) no longer holds up the
+	// deletion.
 	gatewayStopTimeout = 2 * time.Minute
 	// gatewayStopPoll is how often a deletion looks at the stopping pods.
 	gatewayStopPoll = 2 * time.Second
@@ -41,21 +42,15 @@ func (r *QueueAppReconciler) finalize(ctx context.Context, app, before *queuev1a
 	if !controllerutil.ContainsFinalizer(app, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	running, err := r.stopGateway(ctx, app)
+	running, err := r.stopGateway(ctx, app, time.Now())
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if running > 0 {
-		waited := time.Since(app.DeletionTimestamp.Time)
-		if waited < gatewayStopTimeout {
-			msg := fmt.Sprintf("deleting: waiting for %d gateway pods to stop before the tenant is removed from Kafka (waited %s of at most %s)",
-				running, waited.Round(time.Second), gatewayStopTimeout)
-			setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Stopping", msg)
-			setCondition(app, queuev1alpha1.ConditionReady, false, "Deleting", msg)
-			return ctrl.Result{RequeueAfter: gatewayStopPoll}, r.patchStatus(ctx, before, app)
-		}
-		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, "GatewayStopTimeout", "Delete",
-			"%d gateway pods still run after %s; removing the tenant from Kafka anyway", running, gatewayStopTimeout)
+		msg := fmt.Sprintf("deleting: waiting for %d gateway pods to stop before the tenant is removed from Kafka", running)
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Stopping", msg)
+		setCondition(app, queuev1alpha1.ConditionReady, false, "Deleting", msg)
+		return ctrl.Result{RequeueAfter: gatewayStopPoll}, r.patchStatus(ctx, before, app)
 	}
 	if r.Kafka != nil {
 		var users []string
@@ -80,9 +75,10 @@ func (r *QueueAppReconciler) finalize(ctx context.Context, app, before *queuev1a
 }
 
 // stopGateway deletes the gateway Deployment and returns how many of its
-// pods still exist. Pods are listed from the API server: the cache holds
-// no pods, and a stale list would let Kafka go while a pod still runs.
-func (r *QueueAppReconciler) stopGateway(ctx context.Context, app *queuev1alpha1.QueueApp) (int, error) {
+// pods still run, not counting pods that have been stopping for longer than
+// gatewayStopTimeout at now. Pods are listed from the API server: the cache
+// holds no pods, and a stale list would let Kafka go while a pod still runs.
+func (r *QueueAppReconciler) stopGateway(ctx context.Context, app *queuev1alpha1.QueueApp, now time.Time) (int, error) {
 	dep := &appsv1.Deployment{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, dep)
 	switch {
@@ -100,7 +96,12 @@ func (r *QueueAppReconciler) stopGateway(ctx context.Context, app *queuev1alpha1
 	}
 	running := 0
 	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+		case p.DeletionTimestamp != nil && now.Sub(p.DeletionTimestamp.Time) > gatewayStopTimeout:
+			logf.FromContext(ctx).Info("a gateway pod has been stopping for too long; not waiting for it", "pod", p.Name,
+				"since", p.DeletionTimestamp.Time)
+		default:
 			running++
 		}
 	}

@@ -30,16 +30,18 @@ const (
 	// its listener at SIGTERM, so without this delay a rollout or a pod
 	// deletion turns requests in flight towards it into errors.
 	preStopSeconds = 5
-	// gatewayShutdownTimeout is how long a stopped gateway lets in-flight
-	// requests finish (produces get their acknowledgements; long polls
-	// return at once).
-	gatewayShutdownTimeout = 20 * time.Second
+	// shutdownSeconds is how long a stopped gateway lets in-flight requests
+	// finish (produces get their acknowledgements; long polls return at
+	// once).
+	shutdownSeconds = 20
+	// closeSeconds is the margin for committing offsets and closing the
+	// Kafka clients after the last request.
+	closeSeconds = 5
 )
 
-// terminationGracePeriod covers the pre-stop delay and the shutdown, with a
-// margin for committing offsets and closing Kafka clients; past it the
-// kubelet kills the gateway.
-var terminationGracePeriod = int64(preStopSeconds + gatewayShutdownTimeout/time.Second + 5)
+// terminationGracePeriod covers the pre-stop delay, the shutdown and the
+// close; past it the kubelet kills the gateway.
+var terminationGracePeriod int64 = preStopSeconds + shutdownSeconds + closeSeconds
 
 var defaultReplicas int32 = 2
 
@@ -59,7 +61,7 @@ var defaultResources = corev1.ResourceRequirements{
 func GatewayArgs(settings Settings) []string {
 	args := []string{
 		"--listen-address=:8080",
-		"--shutdown-timeout=" + gatewayShutdownTimeout.String(),
+		"--shutdown-timeout=" + (shutdownSeconds * time.Second).String(),
 		"--credentials-dir=" + credentialsMountPath,
 		"--kafka-brokers=" + strings.Join(settings.Kafka.Brokers, ","),
 		"--kafka-sasl-mechanism=" + settings.Kafka.SASLMechanism,

@@ -418,6 +418,45 @@ func TestKafkaOutageShowsAndHeals(t *testing.T) {
 	waitForCondition(t, app, queuev1alpha1.ConditionReady, metav1.ConditionTrue, "")
 }
 
+// A gateway pod that stops for longer than gatewayStopTimeout (its node is
+// lost, say) no longer holds up a deletion; one that is still running does.
+func TestAPodStuckStoppingDoesNotHoldUpDeletion(t *testing.T) {
+	app := tenantApp(newNamespace(t))
+	app.UID = "stuck"
+	pod := func(name string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: app.Namespace, Labels: childLabels(app),
+				// Keeps the deleted pod as a lost node's kubelet would.
+				Finalizers: []string{"test.qaas.dev/lost-node"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "gateway", Image: "gateway"}}},
+		}
+	}
+	stuck, runningPod := pod("stuck"), pod("running")
+	for _, p := range []*corev1.Pod{stuck, runningPod} {
+		if err := k8s.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			edit(t, p.Namespace, p.Name, &corev1.Pod{}, func(cur *corev1.Pod) { cur.Finalizers = nil })
+		})
+	}
+	if err := k8s.Delete(ctx, stuck); err != nil {
+		t.Fatal(err)
+	}
+	r := &QueueAppReconciler{Client: k8s, APIReader: k8s}
+	for name, c := range map[string]struct {
+		now  time.Time
+		want int
+	}{
+		"just deleted: both are waited for":   {time.Now(), 2},
+		"stopping for too long: not any more": {time.Now().Add(gatewayStopTimeout + time.Minute), 1},
+	} {
+		if got, err := r.stopGateway(ctx, app, c.now); err != nil || got != c.want {
+			t.Errorf("%s: %d pods waited for (%v), want %d", name, got, err, c.want)
+		}
+	}
+}
+
 // Ready means a client can connect: an available Deployment is not enough
 // until its pods are behind the Service and the Ingress controller has
 // published an address.
@@ -454,7 +493,7 @@ func TestReadyWaitsForEndpointsAndTheIngressAddress(t *testing.T) {
 // envtest would once the gateway's pods are ready.
 func markGatewayServing(t *testing.T, app *queuev1alpha1.QueueApp) {
 	t.Helper()
-	if err := standin.ServeGateway(ctx, k8s, app.Namespace, GatewayName(app), 2, "10.88.0.10", "192.0.2.80"); err != nil {
+	if err := standin.ReportServing(ctx, k8s, app.Namespace, GatewayName(app), 2, "10.88.0.10", "192.0.2.80"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -33,17 +33,19 @@ func usersOf(app *queuev1alpha1.QueueApp) []queuev1alpha1.UserSpec {
 	return app.Spec.Users
 }
 
-// The label that marks the operator's children.
+// The labels that mark the operator's children, and the QueueApp each
+// belongs to.
 const (
 	managedByLabel = "app.kubernetes.io/managed-by"
 	managedBy      = "qaas-operator"
+	instanceLabel  = "app.kubernetes.io/instance"
 )
 
 // childLabels are put on every child, and select the gateway's pods.
 func childLabels(app *queuev1alpha1.QueueApp) map[string]string {
 	return map[string]string{
-		"app.kubernetes.io/name":     "qaas-gateway",
-		"app.kubernetes.io/instance": app.Name,
-		managedByLabel:               managedBy,
+		"app.kubernetes.io/name": "qaas-gateway",
+		instanceLabel:            app.Name,
+		managedByLabel:           managedBy,
 	}
 }

@@ -11,11 +11,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -67,7 +70,7 @@ const defaultMaxRetryDelay = time.Minute
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
-// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list;watch
 
 // Reconcile makes the world match one QueueApp, in one pass read top to
 // bottom: finalizer, children, status.
@@ -80,7 +83,8 @@ func (r *QueueAppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	before := app.DeepCopy()
 
-	// 2. Deletion: clean Kafka up, then release the QueueApp.
+	// 2. Deletion: stop the gateway, clean Kafka up, then release the
+	// QueueApp.
 	if !app.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, app, before)
 	}
@@ -152,12 +156,12 @@ func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1
 	// 4. Status from what the children show: Ready means a client can
 	// connect, so it waits for the pods behind the Service and, where the
 	// Ingress controller reports one, for the Ingress's address.
-	waiting, err := r.observeGateway(ctx, app)
+	settling, err := r.observeGateway(ctx, app)
 	if err != nil {
 		return r.failed(ctx, app, "GatewayUnknown", err)
 	}
-	if waiting && (result.RequeueAfter == 0 || result.RequeueAfter > endpointsPoll) {
-		result.RequeueAfter = endpointsPoll
+	if settling > 0 && (result.RequeueAfter == 0 || result.RequeueAfter > settling) {
+		result.RequeueAfter = settling
 	}
 	if err := r.observeIngress(ctx, app, host); err != nil {
 		return r.failed(ctx, app, "IngressUnknown", err)
@@ -297,13 +301,26 @@ func (r *QueueAppReconciler) invalidSpec(ctx context.Context, app *queuev1alpha1
 	app.Status.ObservedGeneration = app.Generation
 }
 
-// CacheOptions keep the manager's cache to the Secrets the operator owns:
-// caching every Secret of the cluster would cost memory, and hold secrets
-// the operator has no use for.
+// CacheOptions keep the manager's cache of Secrets to those the operator
+// owns, and of EndpointSlices to its Services' (which carry their labels):
+// caching every one of the cluster would cost memory, and hold secrets the
+// operator has no use for.
 func CacheOptions() cache.Options {
+	ours := labels.SelectorFromSet(labels.Set{managedByLabel: managedBy})
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{managedByLabel: managedBy})},
+		&corev1.Secret{}:             {Label: ours},
+		&discoveryv1.EndpointSlice{}: {Label: ours},
 	}}
+}
+
+// queueAppOfSlice maps one of the operator's EndpointSlices to its
+// QueueApp: the slice carries the gateway Service's labels.
+func queueAppOfSlice(_ context.Context, slice client.Object) []reconcile.Request {
+	name := slice.GetLabels()[instanceLabel]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: slice.GetNamespace(), Name: name}}}
 }
 
 // SetupWithManager registers the reconciler; children are watched, so a
@@ -324,6 +341,8 @@ func (r *QueueAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.Ingress{}).
+		// Pods ready behind the gateway's Service make it reachable.
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(queueAppOfSlice)).
 		Named("queueapp").
 		Complete(r)
 }

@@ -15,34 +15,31 @@ import (
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 )
 
-const (
-	// endpointsPoll is how often a QueueApp whose Deployment is available
-	// looks for its pods behind the Service: EndpointSlices are not watched
-	// (caching every slice of the cluster would cost memory), and they
-	// follow the pods' readiness within moments.
-	endpointsPoll = time.Second
-	// routeSettle is how long GatewayReady waits after the pods became
-	// available: Ingress controllers route to a Service's endpoints as they
-	// see them appear, as the operator does, and some publish the Ingress's
-	// address before that (Traefik skips a Service without endpoints but
-	// publishes the address anyway). Without the wait, Ready could win that
-	// race and a client's first request meet a 404.
-	routeSettle = 3 * time.Second
-)
+// routeSettle is how long GatewayReady waits after the Deployment became
+// available: Ingress controllers route to a Service's endpoints as they see
+// them appear, as the operator does, and some publish the Ingress's address
+// before that (Traefik skips a Service without endpoints but publishes the
+// address anyway). Without the wait, Ready could win that race and a
+// client's first request meet a 404.
+const routeSettle = 3 * time.Second
 
-// observeGateway sets GatewayReady: the Deployment is available and its
+// observeGateway sets GatewayReady: the Deployment is available, its
 // Service has a ready endpoint, so a connection to the Service reaches a
-// gateway, and has been for routeSettle. waiting says the Deployment is
-// available but the rest is not there yet, which is worth a quick look
-// again.
-func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alpha1.QueueApp) (waiting bool, err error) {
+// gateway, and routeSettle has passed since the Deployment became
+// available. It returns when to look again while settling; EndpointSlice
+// and Deployment changes are watched, so nothing else needs a poll.
+func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alpha1.QueueApp) (time.Duration, error) {
 	dep := &appsv1.Deployment{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: GatewayName(app)}, dep); err != nil {
-		return false, err
+		return 0, err
 	}
 	if dep.Status.ObservedGeneration < dep.Generation {
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "the gateway Deployment is rolling out")
-		return false, nil
+		return 0, nil
+	}
+	if ptr.Deref(dep.Spec.Replicas, 1) == 0 {
+		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "ScaledToZero", "spec.gateway.replicas is 0: no gateway serves")
+		return 0, nil
 	}
 	var available *appsv1.DeploymentCondition
 	for i, c := range dep.Status.Conditions {
@@ -53,36 +50,36 @@ func (r *QueueAppReconciler) observeGateway(ctx context.Context, app *queuev1alp
 	switch {
 	case available == nil:
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Progressing", "waiting for the gateway Deployment to report availability")
-		return false, nil
+		return 0, nil
 	case available.Status != corev1.ConditionTrue:
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Unavailable", available.Message)
-		return false, nil
+		return 0, nil
 	}
 	serving, err := r.readyEndpoints(ctx, app)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if serving == 0 {
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "NoEndpoints",
 			fmt.Sprintf("the gateway Deployment is available, but Service %s has no ready endpoint yet", GatewayName(app)))
-		return true, nil
+		return 0, nil
 	}
 	if since := time.Since(available.LastTransitionTime.Time); since < routeSettle {
 		setCondition(app, queuev1alpha1.ConditionGatewayReady, false, "Settling",
-			fmt.Sprintf("the gateway pods serve behind Service %s since %s; giving Ingress controllers %s to route to them",
-				GatewayName(app), since.Round(time.Second), routeSettle))
-		return true, nil
+			fmt.Sprintf("the gateway pods serve behind Service %s; giving Ingress controllers %s to route to them", GatewayName(app), routeSettle))
+		return routeSettle - since, nil
 	}
 	setCondition(app, queuev1alpha1.ConditionGatewayReady, true, "Available",
 		fmt.Sprintf("%d of %d gateway pods ready, %d serving behind Service %s", dep.Status.ReadyReplicas, ptr.Deref(dep.Spec.Replicas, 1), serving, GatewayName(app)))
-	return false, nil
+	return 0, nil
 }
 
-// readyEndpoints counts the ready endpoints of the gateway's Service, from
-// its EndpointSlices read from the API server.
+// readyEndpoints counts the ready endpoints of the gateway's Service. Its
+// EndpointSlices carry the Service's labels, so the cache holds them (and
+// only the operator's).
 func (r *QueueAppReconciler) readyEndpoints(ctx context.Context, app *queuev1alpha1.QueueApp) (int, error) {
 	slices := &discoveryv1.EndpointSliceList{}
-	if err := r.APIReader.List(ctx, slices, client.InNamespace(app.Namespace),
+	if err := r.List(ctx, slices, client.InNamespace(app.Namespace),
 		client.MatchingLabels{discoveryv1.LabelServiceName: GatewayName(app)}); err != nil {
 		return 0, fmt.Errorf("listing the gateway Service's endpoints: %w", err)
 	}
@@ -99,8 +96,8 @@ func (r *QueueAppReconciler) readyEndpoints(ctx context.Context, app *queuev1alp
 }
 
 // observeIngress sets IngressReady from the address the Ingress controller
-// published in the Ingress's status, which it does once it serves the host.
-// Ingress status changes are watched, so no polling is needed.
+// published in the Ingress's status. Ingress status changes are watched, so
+// no polling is needed.
 func (r *QueueAppReconciler) observeIngress(ctx context.Context, app *queuev1alpha1.QueueApp, host string) error {
 	if !r.Settings.RequireIngressAddress {
 		return nil

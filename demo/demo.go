@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// cluster's kubelet and controllers in reporting it served. An
 	// EndpointSlice cannot hold a loopback address, so the pod's is a
 	// documentation one.
-	if err := standin.ServeGateway(ctx, direct, sample.Namespace, controllers.GatewayName(sample), 1, "192.0.2.10", "127.0.0.1"); err != nil {
+	if err := standin.ReportServing(ctx, direct, sample.Namespace, controllers.GatewayName(sample), 1, "192.0.2.10", "127.0.0.1"); err != nil {
 		return err
 	}
 	creds := &corev1.Secret{}

@@ -56,7 +56,13 @@ waitfor() {
 }
 
 node_ip() {
-	ip -4 -o addr show "$(ip route show default | awk '{print $5; exit}')" | awk '{print $4}' | cut -d/ -f1 | head -n1
+	local dev
+	dev=$(ip route show default | awk '{print $5; exit}')
+	if [[ -z $dev ]]; then
+		echo "cluster: the host has no default route, so no address for the node" >&2
+		return 1
+	fi
+	ip -4 -o addr show "$dev" | awk '{print $4}' | cut -d/ -f1 | head -n1
 }
 
 pki() {
@@ -102,8 +108,9 @@ configs() {
 		  # imported from a tarball, never pulled
 		  sandbox_image = "qaas.dev/e2e-pause:0"
 		  disable_apparmor = true
-		  # Root here may lack CAP_SYS_RESOURCE, so lowering a process's
-		  # oom_score_adj is refused and runc would fail every pod sandbox.
+		  # Root in a container may lack CAP_SYS_RESOURCE, so lowering a
+		  # process's oom_score_adj is refused and runc would fail every pod
+		  # sandbox.
 		  restrict_oom_score_adj = true
 		  netns_mounts_under_state_dir = true
 		  [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -177,6 +184,8 @@ up() {
 	mkdir -p "$B" "$L" "$R" "$W/data"
 	pki "$ip"
 	configs
+	# Bridged pod traffic through iptables (Services) needs br_netfilter.
+	[[ -e /proc/sys/net/bridge ]] || modprobe br_netfilter
 	# Saved once, so that down restores what the host had before the first up.
 	[[ -f $W/sysctl.orig ]] || cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables \
 		/proc/sys/net/ipv4/conf/all/route_localnet >"$W/sysctl.orig"
@@ -231,12 +240,13 @@ up() {
 	echo "$KCFG"
 }
 
-# stop NAME: SIGTERM, then SIGKILL after 10 s.
+# stop NAME: SIGTERM, then SIGKILL after 10 s, if the pid file's process
+# is still the cluster's (its command line names the state directory).
 stop() {
 	local f=$R/$1.pid p
 	[[ -f $f ]] || return 0
 	p=$(cat "$f")
-	if kill "$p" 2>/dev/null; then
+	if grep -qF "$W" "/proc/$p/cmdline" 2>/dev/null && kill "$p" 2>/dev/null; then
 		for _ in $(seq 50); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.2

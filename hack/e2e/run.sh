@@ -18,6 +18,12 @@ if [[ $(id -u) != 0 ]]; then
 	echo "e2e: runs a Kubernetes node (containerd, kubelet, iptables): run it as root" >&2
 	exit 1
 fi
+# One run at a time: a second would tear the first one's cluster down.
+exec 8>"${TMPDIR:-/tmp}/qaas-e2e.lock"
+if ! flock -n 8; then
+	echo "e2e: another make e2e runs on this host; wait for it to end" >&2
+	exit 1
+fi
 
 phase "host packages"
 packages=(containerd runc containernetworking-plugins iptables conntrack openssl curl)
@@ -40,7 +46,7 @@ export ENVTEST K8SNODE TRAEFIK
 bin=$(cd "$(dirname "$IMAGE_TAR")" && pwd)
 (cd hack/image && GOWORK=off CGO_ENABLED=0 go build -trimpath -o "$bin/e2e-pause" ./pause)
 PAUSE_TAR=$bin/e2e-pause.tar
-"$MKIMAGE" -o "$PAUSE_TAR" -tag qaas.dev/e2e-pause:0 -entrypoint /pause "$bin/e2e-pause=/pause"
+"$MKIMAGE" -o "$PAUSE_TAR" -tag qaas.dev/e2e-pause:0 -arch "$(go env GOARCH)" -entrypoint /pause "$bin/e2e-pause=/pause"
 
 phase "removing what an earlier run left, if anything"
 bash hack/e2e/cluster.sh down
@@ -60,7 +66,9 @@ snapshot() {
 	for s in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables net/ipv4/conf/all/route_localnet; do
 		echo "sysctl $s $(cat "/proc/sys/$s" 2>/dev/null)"
 	done
-	ps -eo args= | grep -E "^($ENVTEST|$K8SNODE|$TRAEFIK|containerd|/manager|/gateway|/pause)" | sed 's/^/process /' | sort || true
+	# The cluster's processes name its state directory; its containers' are
+	# the image's entrypoints.
+	ps -eo args= | grep -E "^(/manager|/gateway|/pause)( |$)|$W" | grep -v grep | sed 's/^/process /' | sort || true
 	ls -d /sys/fs/cgroup/*/kubepods /var/lib/cni/results/qaas-e2e-* /run/containerd "$W" 2>/dev/null | sed 's/^/path /' || true
 }
 before=$(mktemp)

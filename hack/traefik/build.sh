@@ -12,12 +12,12 @@
 # 7 CPU-minutes), with a warm Go build cache seconds.
 #
 # `go install` cannot build Traefik (its go.mod has replace directives), so
-# ./go.mod requires it and repeats those directives, adapted to what the Go
-# module proxy serves. The build runs in DIR/src, a copy of this directory
-# plus ./lego: go-acme/lego as Traefik requires it, with the DNS provider
-# registry replaced by ./lego_dns_providers.go.txt, because the proxy refuses
-# some of the DNS provider SDKs the real one imports. The binary can therefore
-# not solve ACME DNS challenges.
+# ./go.mod requires it and repeats those directives, pinned to published
+# versions. The build runs in DIR/src, a copy of this directory plus ./lego:
+# go-acme/lego as Traefik requires it, with the DNS provider registry replaced
+# by ./lego_dns_providers.go.txt, which keeps the SDKs of dozens of DNS
+# services out of the build. The end-to-end cluster serves certificates from
+# Secrets; the binary cannot solve ACME DNS challenges.
 #
 # To change the version: edit TRAEFIK_VERSION and ./go.mod (the require, and
 # the replaces if Traefik's own changed), prepare DIR/src as below for the lego

@@ -5,7 +5,7 @@ go 1.26.0
 // This module only pins the sources of Traefik; build.sh builds it in a copy
 // of this directory to which it adds ./lego. Traefik's own replace and exclude
 // directives do not apply to a module that requires it, so they are repeated
-// here, adapted to what the Go module proxy serves.
+// here, pinned to published versions.
 
 require github.com/traefik/traefik/v3 v3.7.13
 
@@ -250,15 +250,15 @@ require (
 // Not in Traefik's module zip (a nested module); a stub with the same API.
 replace github.com/traefik/traefik/dynamic/ext => ./ext
 
-// Traefik's forks. The proxy refuses the go-http-auth pseudo-version Traefik
-// pins; this older commit of the same fork compiles.
+// Traefik's forks; for go-http-auth, a published commit of the same fork
+// that compiles with this Traefik.
 replace (
 	github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e
 	github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59
 )
 
-// lego as Traefik requires it, minus its DNS provider registry, whose provider
-// SDKs the proxy refuses (see build.sh).
+// lego as Traefik requires it, minus its DNS provider registry and the dozens
+// of DNS services' SDKs it pulls in (see build.sh).
 replace github.com/go-acme/lego/v5 => ./lego
 
 // Ambiguous import otherwise (as in Traefik's go.mod).

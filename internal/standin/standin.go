@@ -9,6 +9,7 @@ package standin
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,11 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// ServeGateway reports the gateway named name (its Deployment, Service and
+// ReportServing reports the gateway named name (its Deployment, Service and
 // Ingress share the name) serving in namespace: its Deployment available
 // with replicas ready, ready endpoints at podIP behind its Service, and
 // ingressIP as its Ingress's address.
-func ServeGateway(ctx context.Context, c client.Client, namespace, name string, replicas int32, podIP, ingressIP string) error {
+func ReportServing(ctx context.Context, c client.Client, namespace, name string, replicas int32, podIP, ingressIP string) error {
 	key := client.ObjectKey{Namespace: namespace, Name: name}
 	if err := ReportAvailable(ctx, c, key, replicas); err != nil {
 		return err
@@ -59,13 +60,38 @@ func ReportAvailable(ctx context.Context, c client.Client, key client.ObjectKey,
 	return nil
 }
 
-// PutBehindService gives Service key replicas ready endpoints at ip.
+// PutBehindService gives Service key replicas ready endpoints at ip, on
+// the ports the Service targets, in an EndpointSlice that carries the
+// Service's labels, as the EndpointSlice controller makes it.
 func PutBehindService(ctx context.Context, c client.Client, key client.ObjectKey, replicas int32, ip string) error {
+	svc := &corev1.Service{}
+	if err := c.Get(ctx, key, svc); err != nil {
+		return err
+	}
+	labels := maps.Clone(svc.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[discoveryv1.LabelServiceName] = key.Name
 	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: key.Name + "-standin", Namespace: key.Namespace,
-			Labels: map[string]string{discoveryv1.LabelServiceName: key.Name}},
+		ObjectMeta:  metav1.ObjectMeta{Name: key.Name + "-standin", Namespace: key.Namespace, Labels: labels},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
+	}
+	// A named target port is the number of the pods' port of that name.
+	dep := &appsv1.Deployment{}
+	if err := c.Get(ctx, key, dep); err != nil {
+		return err
+	}
+	for _, p := range svc.Spec.Ports {
+		port := p.TargetPort.IntVal
+		for _, ctr := range dep.Spec.Template.Spec.Containers {
+			for _, cp := range ctr.Ports {
+				if cp.Name == p.TargetPort.StrVal {
+					port = cp.ContainerPort
+				}
+			}
+		}
+		slice.Ports = append(slice.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Port: ptr.To(port), Protocol: ptr.To(p.Protocol)})
 	}
 	for range replicas {
 		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{

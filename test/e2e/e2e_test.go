@@ -366,7 +366,13 @@ func killDuringProduce(t *testing.T, e env, c client.Client, ep *endpoint, user,
 		}
 		return nil
 	})
-	time.Sleep(2 * time.Second) // some produces on the replacement pod too
+	before := len(acked())
+	eventually(t, 30*time.Second, "produces go on with the replacement pod", func() error {
+		if n := len(acked()) - before; n < 200 {
+			return fmt.Errorf("%d acknowledged since", n)
+		}
+		return nil
+	})
 	close(stop)
 	wait()
 	sent := acked()
@@ -381,6 +387,11 @@ func killDuringProduce(t *testing.T, e env, c client.Client, ep *endpoint, user,
 		len(sent), failed.Load(), len(lost))
 	if len(lost) > 0 {
 		t.Fatalf("acknowledged but not in Kafka: %v", lost)
+	}
+	// A graceful deletion keeps serving until traffic has moved away (the
+	// pre-stop delay), so it fails no request; a forced one may.
+	if graceful := len(deleteFlags) == 0; graceful && failed.Load() > 0 {
+		t.Fatalf("%d requests failed while a gateway pod was deleted gracefully", failed.Load())
 	}
 }
 
@@ -447,7 +458,7 @@ func deleteUnderTraffic(t *testing.T, e env, c client.Client, ep *endpoint, team
 	user, password := teamA.user("admin")
 	topic := teamA.topic("orders")
 	stop := make(chan struct{})
-	_, _, wait := produceLoop(ep, user, password, topic, "deleted", stop)
+	acked, _, wait := produceLoop(ep, user, password, topic, "deleted", stop)
 	consumed := make(chan struct{})
 	go func() {
 		defer close(consumed)
@@ -470,7 +481,12 @@ func deleteUnderTraffic(t *testing.T, e env, c client.Client, ep *endpoint, team
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	time.Sleep(time.Second) // traffic on both pods, group members included
+	eventually(t, 30*time.Second, "the traffic gets going", func() error {
+		if n := len(acked()); n < 100 {
+			return fmt.Errorf("%d acknowledged", n)
+		}
+		return nil
+	})
 	e.kubectlRun(t, "-n", "team-a", "delete", "queueapp", "my-app", "--wait=false")
 	start := time.Now()
 	var podsSeen time.Duration
@@ -485,16 +501,18 @@ func deleteUnderTraffic(t *testing.T, e env, c client.Client, ep *endpoint, team
 		if time.Since(start) > 3*time.Minute {
 			t.Fatal("the QueueApp is still there after 3 minutes")
 		}
+		// The user first, then the pods: a user gone while a pod still
+		// exists after it is a violation whatever happens between the reads.
+		creds, err := admin.DescribeUserScramCredentials([]string{user})
+		if err != nil {
+			t.Fatal(err)
+		}
 		pods := &corev1.PodList{}
 		if err := c.List(ctx, pods, client.InNamespace("team-a"), client.MatchingLabels{"app.kubernetes.io/name": "qaas-gateway", "app.kubernetes.io/instance": "my-app"}); err != nil {
 			t.Fatal(err)
 		}
 		if len(pods.Items) > 0 {
 			podsSeen = time.Since(start)
-		}
-		creds, err := admin.DescribeUserScramCredentials([]string{user})
-		if err != nil {
-			t.Fatal(err)
 		}
 		if len(pods.Items) > 0 && (len(creds) == 0 || len(creds[0].CredentialInfos) == 0) {
 			t.Fatalf("%s left Kafka while %d gateway pods exist", user, len(pods.Items))
