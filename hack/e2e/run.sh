@@ -18,7 +18,9 @@ if [[ $(id -u) != 0 ]]; then
 	echo "e2e: runs a Kubernetes node (containerd, kubelet, iptables): run it as root" >&2
 	exit 1
 fi
-# One run at a time: a second would tear the first one's cluster down.
+# One run at a time: a second would tear the first one's cluster down. The
+# cluster's processes must not inherit the lock (`8>&-` below): one left by a
+# killed run would hold it for ever.
 exec 8>"${TMPDIR:-/tmp}/qaas-e2e.lock"
 if ! flock -n 8; then
 	echo "e2e: another make e2e runs on this host; wait for it to end" >&2
@@ -49,7 +51,7 @@ PAUSE_TAR=$bin/e2e-pause.tar
 "$MKIMAGE" -o "$PAUSE_TAR" -tag qaas.dev/e2e-pause:0 -arch "$(go env GOARCH)" -entrypoint /pause "$bin/e2e-pause=/pause"
 
 phase "removing what an earlier run left, if anything"
-bash hack/e2e/cluster.sh down
+bash hack/e2e/cluster.sh down 8>&-
 
 W=${QAAS_E2E_DIR:-/tmp/qaas-e2e}
 # snapshot prints the host state that the cluster changes while it runs.
@@ -91,7 +93,7 @@ teardown() {
 		phase "the cluster components' logs are in $logs"
 	fi
 	phase "tearing the cluster down"
-	bash hack/e2e/cluster.sh down
+	bash hack/e2e/cluster.sh down 8>&-
 	local after
 	after=$(mktemp)
 	snapshot >"$after"
@@ -109,7 +111,7 @@ trap teardown EXIT
 trap 'exit 130' INT TERM HUP
 
 phase "bringing the cluster up"
-KUBECONFIG=$(bash hack/e2e/cluster.sh up "$IMAGE_TAR" "$PAUSE_TAR")
+KUBECONFIG=$(bash hack/e2e/cluster.sh up "$IMAGE_TAR" "$PAUSE_TAR" 8>&-)
 
 phase "running test/e2e"
 KUBECONFIG=$KUBECONFIG KUBECTL=$ENVTEST/kubectl HELM=$HELM QAAS_IMAGE=$IMG \
