@@ -22,9 +22,7 @@ import (
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/gateway/config"
-	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/gateway/server"
-	"qaas.dev/qaas/internal/kafkasasl"
 	"qaas.dev/qaas/internal/standin"
 )
 
@@ -312,10 +310,7 @@ func TestDeletionRemovesUsersAndACLsAndTopicsByPolicy(t *testing.T) {
 // gateway handing out a message does, which makes the group exist in Kafka.
 func commitOffset(t *testing.T, group, topic string) {
 	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, embedded.AdminUser, broker.AdminPassword)
-	c, err := sarama.NewClient([]string{broker.Addr}, cfg)
+	c, err := broker.Client()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package kafkaadmin
 import (
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"strings"
 
 	"github.com/IBM/sarama"
@@ -19,12 +21,18 @@ func deleteGroups(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) error {
 	if err != nil {
 		return fmt.Errorf("listing consumer groups: %s", describe(err))
 	}
-	for name := range groups {
-		if !strings.HasPrefix(name, app.KafkaPrefix()) {
+	return deleteWithPrefix("consumer group", app.KafkaPrefix(), maps.Keys(groups), a.DeleteConsumerGroup, sarama.ErrGroupIDNotFound)
+}
+
+// deleteWithPrefix deletes, with del, each of names that starts with
+// prefix; one already gone (the error gone) is not a failure.
+func deleteWithPrefix(kind, prefix string, names iter.Seq[string], del func(string) error, gone error) error {
+	for name := range names {
+		if !strings.HasPrefix(name, prefix) {
 			continue
 		}
-		if err := a.DeleteConsumerGroup(name); err != nil && !errors.Is(err, sarama.ErrGroupIDNotFound) {
-			return fmt.Errorf("deleting consumer group %s: %s", name, describe(err))
+		if err := del(name); err != nil && !errors.Is(err, gone) {
+			return fmt.Errorf("deleting %s %s: %s", kind, name, describe(err))
 		}
 	}
 	return nil

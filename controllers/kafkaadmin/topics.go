@@ -168,13 +168,5 @@ func deleteTopics(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) error {
 	if err != nil {
 		return fmt.Errorf("listing topics: %s", describe(err))
 	}
-	for name := range topics {
-		if !strings.HasPrefix(name, app.KafkaPrefix()) {
-			continue
-		}
-		if err := a.DeleteTopic(name); err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
-			return fmt.Errorf("deleting topic %s: %s", name, describe(err))
-		}
-	}
-	return nil
+	return deleteWithPrefix("topic", app.KafkaPrefix(), maps.Keys(topics), a.DeleteTopic, sarama.ErrUnknownTopicOrPartition)
 }

@@ -98,8 +98,8 @@ func (b *Broker) ObserveRequests(fn func(key int16)) {
 	})
 }
 
-// Admin opens a sarama ClusterAdmin logged in as the superuser.
-func (b *Broker) Admin() (sarama.ClusterAdmin, error) {
+// Client opens a sarama client logged in as the superuser.
+func (b *Broker) Client() (sarama.Client, error) {
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0
 	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, AdminUser, b.AdminPassword)
@@ -108,8 +108,23 @@ func (b *Broker) Admin() (sarama.ClusterAdmin, error) {
 		cfg.Net.TLS.Enable = true
 		cfg.Net.TLS.Config = b.clientTLS
 	}
-	admin, err := sarama.NewClusterAdmin([]string{b.Addr}, cfg)
+	c, err := sarama.NewClient([]string{b.Addr}, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("connecting to embedded Kafka as %s: %w", AdminUser, err)
+	}
+	return c, nil
+}
+
+// Admin opens a sarama ClusterAdmin logged in as the superuser; closing it
+// closes its client.
+func (b *Broker) Admin() (sarama.ClusterAdmin, error) {
+	c, err := b.Client()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := sarama.NewClusterAdminFromClient(c)
+	if err != nil {
+		c.Close()
 		return nil, fmt.Errorf("connecting to embedded Kafka as %s: %w", AdminUser, err)
 	}
 	return admin, nil

@@ -376,7 +376,7 @@ func killDuringProduce(t *testing.T, e env, c client.Client, ep *endpoint, user,
 	close(stop)
 	wait()
 	sent := acked()
-	inKafka := drain(t, broker.Addr, broker.AdminPassword, topic)
+	inKafka := drain(t, broker, topic)
 	var lost []string
 	for _, v := range sent {
 		if !inKafka[v] {

@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/gateway/embedded"
 )
 
 // repoRoot is the checkout, two levels up from this package.
@@ -216,12 +216,9 @@ func readCredentials(t *testing.T, c client.Client, namespace, app string) crede
 
 // drain reads every message of topic as the Kafka superuser, straight from
 // the broker: the ground truth of what Kafka holds.
-func drain(t *testing.T, brokerAddr, adminPassword, topic string) map[string]bool {
+func drain(t *testing.T, broker *embedded.Broker, topic string) map[string]bool {
 	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, "admin", adminPassword)
-	c, err := sarama.NewClient([]string{brokerAddr}, cfg)
+	c, err := broker.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
