@@ -2,8 +2,11 @@ package kafka
 
 import (
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -81,26 +84,69 @@ func (u *User) CheckTopic(topic string) error {
 	if ok && time.Since(checked) < topicCheckTTL {
 		return nil
 	}
-	broker := u.client.LeastLoadedBroker()
-	if broker == nil {
-		return newError(KindUnavailable, sarama.ErrOutOfBrokers, "Kafka is unavailable: no broker reachable")
-	}
-	resp, err := broker.GetMetadata(sarama.NewMetadataRequest(u.opts.Version, []string{topic}))
-	if err != nil {
-		// Drop the connection so that the next request dials again.
-		_ = broker.Close()
-		return Classify(err, "topic "+topic)
-	}
-	if len(resp.Topics) != 1 {
-		return newError(KindUnavailable, nil, "Kafka is unavailable: no metadata for topic %s", topic)
-	}
-	if kerr := resp.Topics[0].Err; kerr != sarama.ErrNoError {
-		return Classify(kerr, "topic "+topic)
+	if err := u.checkTopicWithKafka(topic); err != nil {
+		return err
 	}
 	u.topicsMu.Lock()
 	u.topics[topic] = time.Now()
 	u.topicsMu.Unlock()
 	return nil
+}
+
+// A user's requests share sarama's one connection per broker, and sarama
+// closes it when any of them meets a transport error. A request that took
+// the connection just before then finds it closed, and for a few
+// milliseconds, while the close completes, reopening it is refused as
+// "already initiated". The topic check therefore tries again a few times,
+// briefly, before it calls Kafka unavailable.
+const (
+	metadataAttempts = 5
+	metadataBackoff  = 10 * time.Millisecond
+)
+
+// checkTopicWithKafka asks Kafka for topic's metadata as the user.
+func (u *User) checkTopicWithKafka(topic string) error {
+	var err error
+	for attempt := range metadataAttempts {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * metadataBackoff)
+		}
+		broker := u.client.LeastLoadedBroker()
+		if broker == nil {
+			return newError(KindUnavailable, sarama.ErrOutOfBrokers, "Kafka is unavailable: no broker reachable")
+		}
+		var resp *sarama.MetadataResponse
+		resp, err = broker.GetMetadata(sarama.NewMetadataRequest(u.opts.Version, []string{topic}))
+		if err == nil {
+			if len(resp.Topics) != 1 {
+				return newError(KindUnavailable, nil, "Kafka is unavailable: no metadata for topic %s", topic)
+			}
+			if kerr := resp.Topics[0].Err; kerr != sarama.ErrNoError {
+				return Classify(kerr, "topic "+topic)
+			}
+			return nil
+		}
+		if !connectionLost(err) {
+			// sarama keeps a connection that timed out; drop it so that
+			// the next request dials again.
+			_ = broker.Close()
+			break
+		}
+	}
+	return Classify(err, "topic "+topic)
+}
+
+// connectionLost tells whether err means the broker connection was closed,
+// by this request's failure or another's, rather than a slow or refusing
+// broker. sarama has already closed such a connection, and the next
+// LeastLoadedBroker opens a new one.
+func connectionLost(err error) bool {
+	return errors.Is(err, sarama.ErrNotConnected) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 // ensureProducer starts the user's producer on first use. It is not started
