@@ -22,6 +22,9 @@ const (
 	KeyEndpointCA = "ca.crt"
 	// KeyKafkaCA holds the CA of the Kafka brokers, for the gateway.
 	KeyKafkaCA = "kafka-ca.crt"
+	// KeyPeerToken holds the secret the gateway replicas of the app share
+	// to forward consumes to each other. It is made once and kept.
+	KeyPeerToken = "peer-token"
 	// topicKeySuffix ends "<topic>.topic" keys holding Kafka topic names.
 	// Topic and user names hold no dot, so no key of a topic is a key of
 	// a user ("<user>.username", "<user>.password").
@@ -43,6 +46,10 @@ func newPassword() string { return rand.Text() }
 func buildCredentialsSecret(app *queuev1alpha1.QueueApp, settings Settings, url string, endpointCA []byte,
 	existing *corev1.Secret, generate func() string) *corev1.Secret {
 	data := map[string][]byte{KeyURL: []byte(url)}
+	data[KeyPeerToken] = []byte(generate())
+	if existing != nil && len(existing.Data[KeyPeerToken]) > 0 {
+		data[KeyPeerToken] = existing.Data[KeyPeerToken]
+	}
 	for _, u := range usersOf(app) {
 		password := ""
 		if existing != nil {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,9 @@ const (
 	// gatewayPort is the plain-HTTP port the gateway listens on; TLS ends
 	// at the Ingress.
 	gatewayPort = 8080
+	// peerPort is where the gateway replicas of an app forward consumes
+	// to the replica that owns their consumer group.
+	peerPort = 8090
 	// credentialsMountPath is where the credentials Secret is mounted.
 	credentialsMountPath = "/etc/qaas/credentials"
 	// CredentialsHashAnnotation on the pod template changes with the
@@ -63,6 +67,10 @@ func GatewayArgs(settings Settings) []string {
 		"--listen-address=:8080",
 		"--shutdown-timeout=" + (shutdownSeconds * time.Second).String(),
 		"--credentials-dir=" + credentialsMountPath,
+		"--peer-listen-address=:" + strconv.Itoa(peerPort),
+		// The kubelet expands $(POD_IP) from the container's environment.
+		"--peer-advertise-host=$(POD_IP)",
+		"--peer-token-file=" + credentialsMountPath + "/" + KeyPeerToken,
 		"--kafka-brokers=" + strings.Join(settings.Kafka.Brokers, ","),
 		"--kafka-sasl-mechanism=" + settings.Kafka.SASLMechanism,
 	}
@@ -71,6 +79,31 @@ func GatewayArgs(settings Settings) []string {
 	}
 	if len(settings.Kafka.CAPEM) > 0 {
 		args = append(args, "--kafka-ca-file="+credentialsMountPath+"/"+KeyKafkaCA)
+	}
+	return args
+}
+
+// LocalGatewayArgs turns a gateway pod's arguments into those of a gateway
+// run as a local process (the demo, tests): the credentials Secret's keys
+// are files in credentialsDir, the API listens on listen and the peer API
+// on a free loopback port.
+func LocalGatewayArgs(podArgs []string, credentialsDir, listen string) []string {
+	var args []string
+	for _, a := range podArgs {
+		switch {
+		case strings.HasPrefix(a, "--credentials-dir="):
+			a = "--credentials-dir=" + credentialsDir
+		case strings.HasPrefix(a, "--listen-address="):
+			a = "--listen-address=" + listen
+		case strings.HasPrefix(a, "--peer-token-file="):
+			a = "--peer-token-file=" + credentialsDir + "/" + KeyPeerToken
+		case strings.HasPrefix(a, "--peer-listen-address="):
+			a = "--peer-listen-address=127.0.0.1:0"
+		case strings.HasPrefix(a, "--peer-advertise-host="):
+			// The peer listener's own address is advertised.
+			continue
+		}
+		args = append(args, a)
 	}
 	return args
 }
@@ -98,6 +131,15 @@ func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentials
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: childLabels(app)},
+			// A rollout adds a pod before it stops one, so the serving
+			// count never drops.
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromInt32(1)),
+				},
+			},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      childLabels(app),
@@ -120,7 +162,14 @@ func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentials
 						Image:   image,
 						Command: []string{"/gateway"},
 						Args:    GatewayArgs(settings),
-						Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: gatewayPort, Protocol: corev1.ProtocolTCP}},
+						Env: []corev1.EnvVar{{
+							Name:      "POD_IP",
+							ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}},
+						}},
+						Ports: []corev1.ContainerPort{
+							{Name: "http", ContainerPort: gatewayPort, Protocol: corev1.ProtocolTCP},
+							{Name: "peer", ContainerPort: peerPort, Protocol: corev1.ProtocolTCP},
+						},
 						VolumeMounts: []corev1.VolumeMount{{
 							Name: "credentials", MountPath: credentialsMountPath, ReadOnly: true,
 						}},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -130,14 +129,12 @@ func runGateway(t *testing.T, app *queuev1alpha1.QueueApp) string {
 			t.Fatal(err)
 		}
 	}
-	args := []string{"--log-level=warn"}
-	for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
-		if strings.HasPrefix(a, "--credentials-dir=") {
-			a = "--credentials-dir=" + dir
-		}
-		args = append(args, a)
-	}
+	args := append(LocalGatewayArgs(dep.Spec.Template.Spec.Containers[0].Args, dir, "127.0.0.1:0"), "--log-level=warn")
 	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := server.Listen(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,15 +142,11 @@ func runGateway(t *testing.T, app *queuev1alpha1.QueueApp) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	serveCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- gw.Serve(serveCtx, ln) }()
+	go func() { done <- gw.Serve(serveCtx, ls) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	return "http://" + ls.API.Addr().String()
 }
 
 func call(t *testing.T, method, url, user, password, body string) (int, string) {

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -68,6 +69,7 @@ const defaultMaxRetryDelay = time.Minute
 // +kubebuilder:rbac:groups="",resources=secrets;services,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list;watch
@@ -151,6 +153,9 @@ func (r *QueueAppReconciler) reconcileChildren(ctx context.Context, app *queuev1
 		if err := r.apply(ctx, app, obj); err != nil {
 			return r.failed(ctx, app, "ApplyFailed", err)
 		}
+	}
+	if err := r.reconcileDisruptionBudget(ctx, app); err != nil {
+		return r.failed(ctx, app, "ApplyFailed", err)
 	}
 
 	// 4. Status from what the children show: Ready means a client can
@@ -341,6 +346,7 @@ func (r *QueueAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.Ingress{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
 		// Pods ready behind the gateway's Service make it reachable.
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(queueAppOfSlice)).
 		Named("queueapp").

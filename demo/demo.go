@@ -243,38 +243,30 @@ func runGateway(ctx context.Context, c client.Client, app *queuev1alpha1.QueueAp
 			return "", "", nil, err
 		}
 	}
-	var args []string
-	for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
-		switch {
-		case strings.HasPrefix(a, "--credentials-dir="):
-			a = "--credentials-dir=" + credsDir
-		case strings.HasPrefix(a, "--listen-address="):
-			a = "--listen-address=" + listen
-		}
-		args = append(args, a)
-	}
+	args := controllers.LocalGatewayArgs(dep.Spec.Template.Spec.Containers[0].Args, credsDir, listen)
 	args = append(args, "--tls-cert-file="+certFile, "--tls-key-file="+keyFile, "--log-level=warn")
 	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		return "", "", nil, err
 	}
-	gw, err := server.New(cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	ls, err := server.Listen(cfg)
 	if err != nil {
 		return "", "", nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddress)
+	gw, err := server.New(cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	if err != nil {
+		ls.Close()
 		return "", "", nil, err
 	}
 	serveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := gw.Serve(serveCtx, ln); err != nil {
+		if err := gw.Serve(serveCtx, ls); err != nil {
 			slog.Error("gateway", "error", err)
 		}
 	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, port, _ := net.SplitHostPort(ls.API.Addr().String())
 	host := strings.TrimPrefix(string(creds.Data["url"]), "https://")
 	return "https://" + net.JoinHostPort(host, port), caFile, func() { cancel(); <-done }, nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -52,19 +51,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("embedded Kafka started", "address", demo.Broker.Addr, "sasl", "SCRAM-SHA-512", "acls", true)
 	}
 
-	ln, err := net.Listen("tcp", cfg.ListenAddress)
+	ls, err := server.Listen(cfg)
 	if err != nil {
 		return err
 	}
 	gw, err := server.New(cfg, log)
 	if err != nil {
-		ln.Close()
+		ls.Close()
 		return err
 	}
 	if demo != nil {
-		if err := demo.PrintInstructions(stdout, ln.Addr(), cfg.TLSCertFile != ""); err != nil {
+		if err := demo.PrintInstructions(stdout, ls.API.Addr(), cfg.TLSCertFile != ""); err != nil {
 			return err
 		}
 	}
-	return gw.Serve(ctx, ln)
+	return gw.Serve(ctx, ls)
 }

@@ -34,6 +34,15 @@ type Config struct {
 	// When empty, the supplied username and password are the Kafka login.
 	CredentialsDir string
 
+	// PeerListenAddress, when set, serves the other replicas of the same
+	// application: they forward consumes of the groups this one owns.
+	PeerListenAddress    string
+	PeerAdvertiseHost    string
+	// PeerAdvertiseAddress is where the other replicas reach this one:
+	// set by server.Listen from PeerAdvertiseHost and the peer listener.
+	PeerAdvertiseAddress string
+	PeerTokenFile        string
+
 	MaxRequestBytes     int64
 	MaxMessageBytes     int
 	MaxBatchMessages    int
@@ -66,6 +75,10 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.KafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version to speak (the oldest broker version in the cluster)")
 
 	fs.StringVar(&cfg.CredentialsDir, "credentials-dir", "", "directory of users (a mounted Secret: files <user>.username and <user>.password); when empty, the supplied username and password are used as the Kafka login")
+
+	fs.StringVar(&cfg.PeerListenAddress, "peer-listen-address", "", "address (plain HTTP, for the pod network) where the other gateway replicas of the application forward consumes of the consumer groups this one owns; empty for a gateway without replicas")
+	fs.StringVar(&cfg.PeerAdvertiseHost, "peer-advertise-host", "", "host or IP where the other replicas reach --peer-listen-address (the pod's IP); defaults to the listener's host when it names one")
+	fs.StringVar(&cfg.PeerTokenFile, "peer-token-file", "", "file holding the secret the replicas of the application share; required with --peer-listen-address")
 
 	fs.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", 10<<20, "largest request body accepted, in bytes (larger is 413)")
 	fs.IntVar(&cfg.MaxMessageBytes, "max-message-bytes", 1000000, "largest single message value accepted, in bytes (larger is 413); keep it at or below the topics' max.message.bytes")
@@ -121,6 +134,12 @@ func (c *Config) validate() error {
 	}
 	if c.KafkaCAFile != "" {
 		c.KafkaTLS = true
+	}
+	if c.PeerListenAddress != "" && c.PeerTokenFile == "" {
+		errs = append(errs, errors.New("--peer-listen-address needs --peer-token-file, the replicas' shared secret"))
+	}
+	if c.PeerListenAddress == "" && (c.PeerAdvertiseHost != "" || c.PeerTokenFile != "") {
+		errs = append(errs, errors.New("--peer-advertise-host and --peer-token-file only apply with --peer-listen-address"))
 	}
 	if c.MaxRequestBytes <= 0 || c.MaxMessageBytes <= 0 || c.MaxBatchMessages <= 0 || c.MaxResponseBytes <= 0 {
 		errs = append(errs, errors.New("--max-request-bytes, --max-message-bytes, --max-batch-messages and --max-response-bytes must be positive"))

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -127,32 +128,49 @@ func (s *server) doConsume(w http.ResponseWriter, r *http.Request) error {
 	if err := user.CheckTopic(topic); err != nil {
 		return err
 	}
-	msgs, commit, err := user.Consume(r.Context(), topic, user.Name+"."+p.group, p.limit, s.Limits.MaxResponseBytes, p.timeout)
+	b, err := s.fetch(r, user, topic, p)
 	if err != nil {
 		return err
 	}
-	s.metrics.consumed.Add(float64(len(msgs)))
+	// The messages count as delivered once the whole response reached the
+	// connection; if it did not, they are handed out again.
+	delivered := writeConsumed(w, b.msgs, p) == nil
+	b.settle(delivered)
+	if delivered {
+		s.metrics.consumed.Add(float64(len(b.msgs)))
+	} else {
+		s.log.Debug("a consume response was not delivered; its messages go to the next request", "topic", topic, "messages", len(b.msgs))
+	}
+	return nil
+}
+
+// writeConsumed writes msgs as the response and flushes it, returning
+// what kept it from reaching the connection.
+func writeConsumed(w http.ResponseWriter, msgs []*sarama.ConsumerMessage, p consumeParams) error {
+	var err error
 	if p.raw {
-		writeRaw(w, msgs)
+		err = writeRaw(w, msgs)
 	} else {
 		out := make([]consumed, len(msgs))
 		for i, m := range msgs {
 			out[i] = encodeConsumed(m, p.base64Values)
 		}
-		writeJSON(w, http.StatusOK, out)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		err = json.NewEncoder(w).Encode(out)
 	}
-	if len(msgs) > 0 {
-		commit()
+	if err != nil {
+		return err
 	}
-	return nil
+	return http.NewResponseController(w).Flush()
 }
 
 // writeRaw answers with one message's value as the body, or 204 when there
 // is none.
-func writeRaw(w http.ResponseWriter, msgs []*sarama.ConsumerMessage) {
+func writeRaw(w http.ResponseWriter, msgs []*sarama.ConsumerMessage) error {
 	if len(msgs) == 0 {
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
 	m := msgs[0]
 	h := w.Header()
@@ -161,7 +179,8 @@ func writeRaw(w http.ResponseWriter, msgs []*sarama.ConsumerMessage) {
 	h.Set("Kafka-Partition", strconv.Itoa(int(m.Partition)))
 	h.Set("Kafka-Offset", strconv.FormatInt(m.Offset, 10))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(m.Value)
+	_, err := w.Write(m.Value)
+	return err
 }
 
 func encodeConsumed(m *sarama.ConsumerMessage, base64Values bool) consumed {

@@ -21,6 +21,8 @@ type errorBody struct {
 type requestError struct {
 	status  int
 	message string
+	// retryAfter, when set, goes out as Retry-After.
+	retryAfter time.Duration
 }
 
 func (e *requestError) Error() string { return e.message }
@@ -56,7 +58,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var kafkaErr *kafka.Error
 	switch {
 	case errors.As(err, &reqErr):
-		status, message = reqErr.status, reqErr.message
+		status, message, retryAfter = reqErr.status, reqErr.message, reqErr.retryAfter
 	case errors.As(err, &kafkaErr):
 		status, message, retryAfter = kafkaStatus(kafkaErr.Kind), kafkaErr.Message, kafkaErr.RetryAfter
 		s.metrics.kafkaErrors.WithLabelValues(kindLabel(kafkaErr.Kind)).Inc()

@@ -20,7 +20,7 @@ type metrics struct {
 	kafkaErrors *prometheus.CounterVec
 }
 
-func newMetrics(pool *kafka.Pool) *metrics {
+func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -46,7 +46,15 @@ func newMetrics(pool *kafka.Pool) *metrics {
 	members := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "qaas_gateway_consumer_group_members", Help: "Consumer group members kept open, one per (user, topic, group).",
 	}, func() float64 { return float64(pool.Stats().Members) })
-	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, users, members,
+	kafkaUp := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "qaas_gateway_kafka_up", Help: "1 when a Kafka bootstrap server answered at scrape time, else 0.",
+	}, func() float64 {
+		if kafkaCheck() != nil {
+			return 0
+		}
+		return 1
+	})
+	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, users, members, kafkaUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -28,8 +28,11 @@ type Deps struct {
 	// nil, the supplied username and password are the Kafka login.
 	Credentials *auth.Credentials
 	Limits      Limits
-	// Ready reports whether Kafka is reachable.
-	Ready func() error
+	// Peers, when not nil, lets this replica forward consumes to the
+	// replica that owns their group, and serve those forwarded to it.
+	Peers *Peers
+	// KafkaCheck reports whether Kafka is reachable, for the metrics.
+	KafkaCheck func() error
 	Log   *slog.Logger
 }
 
@@ -41,7 +44,7 @@ type server struct {
 
 // NewHandler returns the API with every route in one place.
 func NewHandler(d Deps) http.Handler {
-	s := &server{Deps: d, metrics: newMetrics(d.Pool), log: d.Log}
+	s := &server{Deps: d, metrics: newMetrics(d.Pool, d.KafkaCheck), log: d.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.produce))
 	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.consume))
@@ -83,9 +86,15 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz says whether this process serves requests. It does not depend on
+// Kafka: in a Kafka outage every replica stays behind the Service and
+// answers its own JSON 503 with Retry-After, instead of the ingress
+// controller's page for a Service without endpoints. Kafka's health is the
+// qaas_gateway_kafka_up metric.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.Ready(); err != nil {
-		s.writeError(w, r, err)
+	if s.Pool.Draining() {
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Status: http.StatusServiceUnavailable,
+			Error: http.StatusText(http.StatusServiceUnavailable), Message: "shutting down"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

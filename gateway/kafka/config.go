@@ -20,6 +20,9 @@ type Options struct {
 	// MaxMessageBytes bounds one record; the producer refuses larger ones
 	// before they reach Kafka.
 	MaxMessageBytes int
+	// PeerAddress is where the other gateway replicas reach this one to
+	// forward consumes (see ownerStrategy); empty when it has no peers.
+	PeerAddress string
 }
 
 // recordOverhead covers a record's framing beyond its key, value and
@@ -93,8 +96,11 @@ func (o Options) consumerConfig(user, password string) *sarama.Config {
 	c.ChannelBufferSize = 16
 	c.Consumer.Fetch.Default = 1 << 20
 	c.Consumer.Fetch.Max = 4 << 20
-	c.Consumer.Group.Session.Timeout = 30 * time.Second
-	c.Consumer.Group.Heartbeat.Interval = 3 * time.Second
-	c.Consumer.Group.Rebalance.Timeout = 30 * time.Second
+	// A replica that dies without leaving (SIGKILL, node loss) keeps its
+	// group's partitions until its session times out; the heartbeat is how
+	// soon a member learns of a rebalance (a replica joining to forward).
+	c.Consumer.Group.Session.Timeout = 10 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = time.Second
+	c.Consumer.Group.Rebalance.Timeout = 15 * time.Second
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,18 +22,26 @@ const (
 	maxPendingPerPartition = 1000
 	// retryBackoff spaces attempts to rejoin a group after an error.
 	retryBackoff = time.Second
+	// settleWait bounds how long a member that is leaving its group waits
+	// for the outcome of the messages it handed out (see Lease).
+	settleWait = 10 * time.Second
 )
 
 type memberKey struct{ topic, group string }
 
 // member is one consumer group member kept in the gateway for a (user,
-// topic, group). Kafka assigns it partitions; it fetches their messages into
-// per-partition buffers, and GET requests take from those buffers. A
-// message's offset is marked only when it goes into a response, so messages
-// fetched but not handed out are fetched again after a restart or a
-// rebalance instead of being skipped.
+// topic, group). The group's owner strategy gives every partition to one
+// member, the owner; it fetches their messages into per-partition buffers,
+// and GET requests take from those buffers. The other members own nothing
+// and know the owner's peer address, to which their replicas forward GETs.
+// A message's offset is marked only once its response was delivered (see
+// Lease), so messages fetched but not delivered are fetched again after a
+// restart or a rebalance instead of being skipped.
 type member struct {
 	topic, groupID string
+	// self is this replica's peer address; owner is the owner's, as the
+	// last assignment said ("" until the first one).
+	self, owner    string
 	client         sarama.Client
 	group          sarama.ConsumerGroup
 	// offsets is the user's shared client, used to look up partition
@@ -53,6 +62,8 @@ type member struct {
 	err          error
 	active       int
 	lastUsed     time.Time
+	// leases counts leases handed out and not yet settled.
+	leases int
 }
 
 // partitionBuffer holds what was fetched from one partition and not yet
@@ -63,26 +74,36 @@ type partitionBuffer struct {
 	next int64
 	// end is the high-water mark last seen: offsets below it exist.
 	end int64
+	// leased is the lease holding this partition's messages that were
+	// handed out and await delivery; nothing more is handed out from the
+	// partition meanwhile, which keeps it in order and read once.
+	leased *Lease
 }
 
 func (pb *partitionBuffer) behind() bool { return pb.next < 0 || pb.next < pb.end }
 
 // Consume hands out up to limit messages of topic to the user's consumer
-// group groupID (see member.Take). Once the messages are in the response,
-// the caller calls commit so that the group does not get them again.
-func (u *User) Consume(ctx context.Context, topic, groupID string, limit, maxBytes int, wait time.Duration) (msgs []*sarama.ConsumerMessage, commit func(), err error) {
+// group groupID (see member.Take) under a lease: the caller settles it,
+// Ack once the messages were delivered, Release if not. When another
+// replica owns the group it returns a *NotOwnerError naming it.
+func (u *User) Consume(ctx context.Context, topic, groupID string, limit, maxBytes int, wait time.Duration) (*Lease, error) {
 	m, err := u.member(topic, groupID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer m.use(-1)
-	msgs, err = m.Take(ctx, limit, maxBytes, wait, u.draining)
-	return msgs, m.requestCommit, err
+	return m.Take(ctx, limit, maxBytes, wait, u.draining)
 }
 
 // member returns the user's consumer group member for (topic, group),
 // joining the group on first use. groupID is the Kafka group id.
 func (u *User) member(topic, groupID string) (*member, error) {
+	select {
+	case <-u.draining:
+		// A member joining now would only delay the replica taking over.
+		return nil, errDraining
+	default:
+	}
 	key := memberKey{topic, groupID}
 	u.membersMu.Lock()
 	defer u.membersMu.Unlock()
@@ -96,7 +117,20 @@ func (u *User) member(topic, groupID string) (*member, error) {
 		err.RetryAfter = u.tuning.ConsumerIdleTimeout
 		return nil, err
 	}
-	client, err := sarama.NewClient(u.opts.Brokers, u.opts.consumerConfig(u.Name, u.password))
+	m := &member{
+		topic:       topic,
+		groupID:     groupID,
+		self:        u.opts.PeerAddress,
+		offsets:     u.client,
+		log:         u.log.With("topic", topic, "group", groupID),
+		bufferBytes: u.tuning.BufferBytes,
+		stopped:     make(chan struct{}),
+		commits:     make(chan struct{}, 1),
+		changed:     make(chan struct{}),
+	}
+	cfg := u.opts.consumerConfig(u.Name, u.password)
+	cfg.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{newOwnerStrategy(m.self, m.assigned)}
+	client, err := sarama.NewClient(u.opts.Brokers, cfg)
 	if err != nil {
 		return nil, Classify(err, "group "+groupID)
 	}
@@ -106,19 +140,7 @@ func (u *User) member(topic, groupID string) (*member, error) {
 		return nil, Classify(err, "group "+groupID)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &member{
-		topic:       topic,
-		groupID:     groupID,
-		client:      client,
-		group:       group,
-		offsets:     u.client,
-		log:         u.log.With("topic", topic, "group", groupID),
-		bufferBytes: u.tuning.BufferBytes,
-		cancel:      cancel,
-		stopped:     make(chan struct{}),
-		commits:     make(chan struct{}, 1),
-		changed:     make(chan struct{}),
-	}
+	m.client, m.group, m.cancel = client, group, cancel
 	m.use(+1)
 	u.members[key] = m
 	go m.run(ctx)
@@ -214,7 +236,7 @@ func (m *member) requestCommit() {
 	}
 }
 
-// Setup is called by sarama when the member was given its partitions.
+// Setup is called by sarama when the member's session starts.
 func (m *member) Setup(sess sarama.ConsumerGroupSession) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -227,6 +249,42 @@ func (m *member) Setup(sess sarama.ConsumerGroupSession) error {
 	m.err = nil
 	m.broadcast()
 	return nil
+}
+
+// assigned is called by the owner strategy with each assignment the member
+// receives: the owner's address and the partitions given to this member.
+// Within a session (the cooperative protocol keeps it across rebalances)
+// the buffers follow the assignment at once, so that a member that became
+// the owner is not mistaken for a member that forwards, and a revoked
+// partition's fetching stops.
+func (m *member) assigned(owner string, topics map[string][]int32) {
+	partitions := topics[m.topic]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.owner = owner
+	if m.sess != nil {
+		for _, p := range partitions {
+			if m.parts[p] == nil {
+				m.parts[p] = &partitionBuffer{next: -1}
+			}
+		}
+		for p, pb := range m.parts {
+			if !slices.Contains(partitions, p) {
+				m.dropPartition(p, pb)
+			}
+		}
+	}
+	m.broadcast()
+}
+
+// dropPartition forgets a partition the member no longer owns. Its
+// buffered messages were not delivered, so they stay unmarked and the next
+// owner fetches them again. m.mu must be held.
+func (m *member) dropPartition(p int32, pb *partitionBuffer) {
+	for _, msg := range pb.msgs {
+		m.pendingBytes -= len(msg.Value)
+	}
+	delete(m.parts, p)
 }
 
 // Cleanup is called by sarama when the session ends. Messages still
@@ -312,190 +370,10 @@ func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMess
 	}
 }
 
-// take hands out up to limit buffered messages, oldest first across
-// partitions (so that a GET reads as the messages were posted), stopping
-// early once their values reach maxBytes (but always giving at least one),
-// and marks them. m.mu must be held and m.sess set.
-func (m *member) take(limit, maxBytes int) []*sarama.ConsumerMessage {
-	var out []*sarama.ConsumerMessage
-	bytes := 0
-	for len(out) < limit {
-		var oldest *partitionBuffer
-		for p, pb := range m.parts {
-			if len(pb.msgs) == 0 {
-				continue
-			}
-			if oldest == nil || olderThan(pb.msgs[0], oldest.msgs[0]) || (pb.msgs[0].Timestamp.Equal(oldest.msgs[0].Timestamp) && p < oldest.msgs[0].Partition) {
-				oldest = pb
-			}
-		}
-		if oldest == nil {
-			break
-		}
-		msg := oldest.msgs[0]
-		if len(out) > 0 && bytes+len(msg.Value) > maxBytes {
-			break
-		}
-		oldest.msgs[0] = nil
-		oldest.msgs = oldest.msgs[1:]
-		bytes += len(msg.Value)
-		out = append(out, msg)
-		m.sess.MarkMessage(msg, "")
-	}
-	if len(out) > 0 {
-		m.pendingBytes -= bytes
-		m.broadcast()
-	}
-	return out
-}
-
-func olderThan(a, b *sarama.ConsumerMessage) bool { return a.Timestamp.Before(b.Timestamp) }
-
-// Take hands out up to limit messages. It waits up to wait for a first
-// message; and, whatever wait is, for the member to be assigned and for
-// messages Kafka already holds for its partitions, within bounds. Once
-// draining is closed (the gateway is shutting down) it hands out nothing.
-func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Duration, draining <-chan struct{}) ([]*sarama.ConsumerMessage, error) {
-	start := time.Now()
-	pollDeadline := start.Add(wait)
-	assignDeadline := start.Add(assignWait)
-	// The catch-up wait counts from when the member has partitions, so a
-	// slow join does not eat it.
-	var catchUpDeadline time.Time
-	refreshed := false
-	for {
-		select {
-		case <-draining:
-			return nil, nil
-		default:
-		}
-		m.mu.Lock()
-		// Nothing is handed out to a client that is gone, nor marked on a
-		// session that is ending (its commit may not land).
-		if err := ctx.Err(); err != nil {
-			m.mu.Unlock()
-			return nil, err
-		}
-		sess, lastErr := m.activeSession(), m.err
-		behind := false
-		var parts []int32
-		if sess != nil {
-			if catchUpDeadline.IsZero() {
-				catchUpDeadline = later(pollDeadline, time.Now().Add(catchUpWait))
-			}
-			buffered, full := 0, m.pendingBytes >= m.bufferBytes
-			for p, pb := range m.parts {
-				behind = behind || pb.behind()
-				parts = append(parts, p)
-				buffered += len(pb.msgs)
-				full = full || len(pb.msgs) >= maxPendingPerPartition
-			}
-			// While Kafka holds more than is buffered, a short answer
-			// waits for the rest: POST then GET returns all that was
-			// posted, not the first message of the batch.
-			enough := buffered >= limit || m.pendingBytes >= maxBytes || full || !behind || !time.Now().Before(catchUpDeadline)
-			if buffered > 0 && enough {
-				out := m.take(limit, maxBytes)
-				m.mu.Unlock()
-				return out, nil
-			}
-		}
-		changed := m.changed
-		m.mu.Unlock()
-
-		var deadline time.Time
-		switch {
-		case sess == nil:
-			// sarama retries joining by itself; an error here is one
-			// it gave up on since the member last had partitions.
-			if lastErr != nil {
-				return nil, Classify(lastErr, "group "+m.groupID)
-			}
-			deadline = assignDeadline
-		case behind:
-			deadline = catchUpDeadline
-		case !refreshed:
-			// Messages may have arrived since the last fetch: an empty
-			// answer needs Kafka to confirm there is nothing.
-			refreshed = true
-			if err := m.refreshEnds(sess, parts); err != nil {
-				return nil, Classify(err, "topic "+m.topic)
-			}
-			continue
-		default:
-			deadline = pollDeadline
-		}
-		if time.Until(deadline) <= 0 {
-			if sess == nil {
-				return nil, newError(KindUnavailable, nil, "the consumer group %s is still being assigned partitions", m.groupID)
-			}
-			if behind {
-				m.giveUpCatchingUp(sess)
-			}
-			return nil, nil
-		}
-		timer := time.NewTimer(time.Until(deadline))
-		select {
-		case <-changed:
-		case <-timer.C:
-		case <-draining:
-		case <-ctx.Done():
-		}
-		timer.Stop()
-	}
-}
-
-// activeSession is the current session unless it is ending. m.mu must be
-// held.
-func (m *member) activeSession() sarama.ConsumerGroupSession {
-	if m.sess == nil || m.sess.Context().Err() != nil {
-		return nil
-	}
-	return m.sess
-}
-
-// giveUpCatchingUp stops waiting for offsets that never arrive: a
-// partition's end can sit past its last message (transaction markers,
-// compaction), and every GET would otherwise wait out the catch-up bound.
-func (m *member) giveUpCatchingUp(sess sarama.ConsumerGroupSession) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.sess != sess {
-		return
-	}
-	for _, pb := range m.parts {
-		if pb.next >= 0 && pb.next < pb.end && len(pb.msgs) == 0 {
-			pb.end = pb.next
-		}
-	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// refreshEnds reads the high-water marks of parts from Kafka.
-func (m *member) refreshEnds(sess sarama.ConsumerGroupSession, parts []int32) error {
-	for _, p := range parts {
-		end, err := m.offsets.GetOffset(m.topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return err
-		}
-		m.mu.Lock()
-		if pb := m.parts[p]; m.sess == sess && pb != nil && end > pb.end {
-			pb.end = end
-			m.broadcast()
-		}
-		m.mu.Unlock()
-	}
-	return nil
-}
-
-// close leaves the group; the session's end commits the marked offsets.
+// close leaves the group once the messages it handed out are settled (or
+// after settleWait); the session's end commits the marked offsets.
 func (m *member) close() {
+	m.waitSettled(settleWait)
 	m.cancel()
 	<-m.stopped
 	if err := m.group.Close(); err != nil {

@@ -238,6 +238,33 @@ func (p *Pool) Stats() Stats {
 // The gateway calls it when it starts shutting down.
 func (p *Pool) Drain() { p.drainOnce.Do(func() { close(p.draining) }) }
 
+// Draining tells whether Drain was called.
+func (p *Pool) Draining() bool {
+	select {
+	case <-p.draining:
+		return true
+	default:
+		return false
+	}
+}
+
+// LeaveGroups closes every consumer group member, each once its handed-out
+// messages are settled, so that other replicas take the groups over.
+func (p *Pool) LeaveGroups() {
+	p.mu.Lock()
+	users := make([]*User, 0, len(p.users))
+	for _, u := range p.users {
+		users = append(users, u)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, u := range users {
+		// Every member counts as idle for a timeout of zero.
+		wg.Go(func() { u.closeIdleMembers(time.Now(), 0) })
+	}
+	wg.Wait()
+}
+
 // Close stops the reaper and closes every user: members commit what they
 // handed out and leave their groups, producers flush.
 func (p *Pool) Close() {

@@ -116,6 +116,7 @@ func startGateway(t testing.TB, tb *testBroker, extraArgs ...string) *gateway {
 	writeFile(t, certFile, cert.CertPEM)
 	writeFile(t, keyFile, cert.KeyPEM)
 	args := append([]string{
+		"--listen-address", "127.0.0.1:0",
 		"--kafka-brokers", tb.Addr,
 		"--tls-cert-file", certFile, "--tls-key-file", keyFile,
 		"--log-level", "warn",
@@ -124,7 +125,7 @@ func startGateway(t testing.TB, tb *testBroker, extraArgs ...string) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ls, err := server.Listen(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func startGateway(t testing.TB, tb *testBroker, extraArgs ...string) *gateway {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, ln) }()
+	go func() { done <- gw.Serve(ctx, ls) }()
 	stopped := false
 	stop := func() {
 		if !stopped {
@@ -153,7 +154,7 @@ func startGateway(t testing.TB, tb *testBroker, extraArgs ...string) *gateway {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(cert.CertPEM)
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
-	g := &gateway{URL: "https://" + ln.Addr().String(), client: &http.Client{Transport: transport, Timeout: 60 * time.Second}, stop: stop}
+	g := &gateway{URL: "https://" + ls.API.Addr().String(), client: &http.Client{Transport: transport, Timeout: 60 * time.Second}, stop: stop}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := g.client.Get(g.URL + "/healthz")
@@ -304,3 +305,28 @@ func values(msgs []message) []string {
 
 // embeddedDefaults is a broker on any free port, state in memory.
 func embeddedDefaults() embedded.BrokerOptions { return embedded.BrokerOptions{} }
+
+// waitCommitted waits until group's committed offset of topic's partition
+// reaches offset: delivered messages are committed soon after their
+// response, not before it.
+func waitCommitted(t *testing.T, tb *testBroker, group, topic string, partition int32, offset int64) {
+	t.Helper()
+	admin, err := tb.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {partition}})
+		if err == nil {
+			if b := resp.GetBlock(topic, partition); b != nil && b.Offset >= offset {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s never committed offset %d of %s/%d (last error %v)", group, offset, topic, partition, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -23,12 +23,12 @@ func TestBrokerOutageIs503AndRecovers(t *testing.T) {
 	if got := values(decode[[]message](t, gw.get(t, userA, pass, path))); !slices.Equal(got, []string{"before"}) {
 		t.Fatalf("got %q before the outage", got)
 	}
+	waitCommitted(t, tb, userA+".default", topicA, 0, 1)
 
 	tb.Close()
 	for name, do := range map[string]func() response{
 		"produce": func() response { return gw.post(t, userA, pass, path, `[{"Value":"during"}]`) },
 		"consume": func() response { return gw.get(t, userA, pass, path) },
-		"readyz":  func() response { return gw.get(t, "", "", "/readyz") },
 		"new login": func() response {
 			return gw.post(t, readerA, tb.passwords[readerA], path, `[{"Value":"x"}]`)
 		},
@@ -38,6 +38,12 @@ func TestBrokerOutageIs503AndRecovers(t *testing.T) {
 			t.Errorf("%s during the outage: status %d, Retry-After %q, body %s; want 503 with Retry-After",
 				name, r.status, r.header.Get("Retry-After"), r.body)
 		}
+	}
+	// The replica stays ready, so that the Service keeps sending clients
+	// to it for the JSON 503 above; the metrics tell Kafka is down.
+	expectStatus(t, gw.get(t, "", "", "/readyz"), http.StatusOK)
+	if m := gw.get(t, "", "", "/metrics"); !strings.Contains(string(m.body), "qaas_gateway_kafka_up 0") {
+		t.Errorf("metrics during the outage lack qaas_gateway_kafka_up 0")
 	}
 
 	tb.restart(t)
@@ -53,6 +59,9 @@ func TestBrokerOutageIs503AndRecovers(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	expectStatus(t, gw.get(t, "", "", "/readyz"), http.StatusOK)
+	if m := gw.get(t, "", "", "/metrics"); !strings.Contains(string(m.body), "qaas_gateway_kafka_up 1") {
+		t.Errorf("metrics after the outage lack qaas_gateway_kafka_up 1")
+	}
 	var got []string
 	for time.Now().Before(deadline) && !slices.Contains(got, "after") {
 		r := gw.get(t, userA, pass, path+"?timeout=1")

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -28,6 +30,52 @@ type Gateway struct {
 	log     *slog.Logger
 	pool    *kafka.Pool
 	handler http.Handler
+	// peerHandler serves the other replicas; nil without peers.
+	peerHandler http.Handler
+}
+
+// Listeners are the gateway's sockets.
+type Listeners struct {
+	API net.Listener
+	// Peer serves the other replicas; nil without --peer-listen-address.
+	Peer net.Listener
+}
+
+// Listen opens the gateway's listeners and sets the address the other
+// replicas reach this one at: --peer-advertise-host, else the peer
+// listener's own host, with the peer listener's port.
+func Listen(cfg *config.Config) (Listeners, error) {
+	var ls Listeners
+	var err error
+	if ls.API, err = net.Listen("tcp", cfg.ListenAddress); err != nil {
+		return ls, err
+	}
+	if cfg.PeerListenAddress == "" {
+		return ls, nil
+	}
+	if ls.Peer, err = net.Listen("tcp", cfg.PeerListenAddress); err != nil {
+		ls.API.Close()
+		return ls, fmt.Errorf("--peer-listen-address: %w", err)
+	}
+	addr := ls.Peer.Addr().(*net.TCPAddr)
+	host := cfg.PeerAdvertiseHost
+	if host == "" {
+		if addr.IP.IsUnspecified() {
+			ls.Close()
+			return ls, errors.New("--peer-advertise-host is required when --peer-listen-address names no host")
+		}
+		host = addr.IP.String()
+	}
+	cfg.PeerAdvertiseAddress = net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	return ls, nil
+}
+
+// Close closes the listeners.
+func (ls Listeners) Close() {
+	ls.API.Close()
+	if ls.Peer != nil {
+		ls.Peer.Close()
+	}
 }
 
 // New builds the gateway: Kafka options, credentials, the user pool and
@@ -42,6 +90,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Mechanism:       cfg.KafkaSASLMechanism,
 		Version:         version,
 		MaxMessageBytes: cfg.MaxMessageBytes,
+		PeerAddress:     cfg.PeerAdvertiseAddress,
 	}
 	if cfg.KafkaTLS {
 		if opts.TLS, err = kafkaTLS(cfg.KafkaCAFile); err != nil {
@@ -57,13 +106,24 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	} else {
 		log.Info("passing HTTP logins through to Kafka")
 	}
+	var peers *httpapi.Peers
+	if cfg.PeerListenAddress != "" {
+		token, err := os.ReadFile(cfg.PeerTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--peer-token-file: %w", err)
+		}
+		if len(bytes.TrimSpace(token)) < 16 {
+			return nil, fmt.Errorf("--peer-token-file %s holds fewer than 16 characters", cfg.PeerTokenFile)
+		}
+		peers = httpapi.NewPeers(string(bytes.TrimSpace(token)))
+	}
 	pool := kafka.NewPool(opts, kafka.Tuning{
 		ConsumerIdleTimeout: cfg.ConsumerIdleTimeout,
 		ClientIdleTimeout:   cfg.ClientIdleTimeout,
 		BufferBytes:         2 * cfg.MaxResponseBytes,
 		LoginRate:           cfg.LoginRate,
 	}, log)
-	handler := httpapi.NewHandler(httpapi.Deps{
+	deps := httpapi.Deps{
 		Pool:        pool,
 		Credentials: creds,
 		Limits: httpapi.Limits{
@@ -72,10 +132,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			MaxBatchMessages: cfg.MaxBatchMessages,
 			MaxResponseBytes: cfg.MaxResponseBytes,
 		},
-		Ready: func() error { return kafka.Ping(opts) },
-		Log:   log,
-	})
-	return &Gateway{cfg: cfg, log: log, pool: pool, handler: handler}, nil
+		Peers:      peers,
+		KafkaCheck: func() error { return kafka.Ping(opts) },
+		Log:        log,
+	}
+	g := &Gateway{cfg: cfg, log: log, pool: pool, handler: httpapi.NewHandler(deps)}
+	if peers != nil {
+		g.peerHandler = httpapi.NewPeerHandler(deps)
+	}
+	return g, nil
 }
 
 func kafkaTLS(caFile string) (*tls.Config, error) {
@@ -94,48 +159,57 @@ func kafkaTLS(caFile string) (*tls.Config, error) {
 	return c, nil
 }
 
-// Serve answers on ln until ctx ends, then stops taking requests, lets
-// in-flight ones finish (produces get their acknowledgements), commits what
-// consumers handed out and closes the Kafka clients.
-func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           g.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		// Long polls last up to httpapi.MaxTimeout plus the bounded waits
-		// for a group assignment.
-		WriteTimeout:   httpapi.MaxTimeout + 60*time.Second,
-		IdleTimeout:    120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-	}
+// Serve answers on ls until ctx ends, then stops taking requests, leaves
+// its consumer groups once the messages it handed out are settled (so that
+// another replica takes them over), lets in-flight requests finish
+// (produces get their acknowledgements) and closes the Kafka clients.
+func (g *Gateway) Serve(ctx context.Context, ls Listeners) error {
+	srv := g.httpServer(g.handler)
 	tlsOn := g.cfg.TLSCertFile != ""
 	if tlsOn {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() {
 		if tlsOn {
-			served <- srv.ServeTLS(ln, g.cfg.TLSCertFile, g.cfg.TLSKeyFile)
+			served <- srv.ServeTLS(ls.API, g.cfg.TLSCertFile, g.cfg.TLSKeyFile)
 		} else {
-			served <- srv.Serve(ln)
+			served <- srv.Serve(ls.API)
 		}
 	}()
-	g.log.Info("gateway listening", "address", ln.Addr().String(), "tls", tlsOn)
+	g.log.Info("gateway listening", "address", ls.API.Addr().String(), "tls", tlsOn)
+	var peerSrv *http.Server
+	if ls.Peer != nil && g.peerHandler != nil {
+		peerSrv = g.httpServer(g.peerHandler)
+		go func() { served <- peerSrv.Serve(ls.Peer) }()
+		g.log.Info("serving the other replicas", "address", ls.Peer.Addr().String(), "advertised", g.cfg.PeerAdvertiseAddress)
+	}
 
 	select {
 	case err := <-served:
+		ls.Close()
 		g.pool.Close()
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	g.log.Info("shutting down: finishing in-flight requests")
-	// Long polls return at once, handing out nothing more.
+	// Consumes hand out nothing more, and the groups are left as soon as
+	// what was handed out is settled; the peer API stays up meanwhile, for
+	// the replicas that settle leases here.
 	g.pool.Drain()
+	left := make(chan struct{})
+	go func() {
+		g.pool.LeaveGroups()
+		close(left)
+	}()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
+	<-left
 	g.pool.Close()
+	if peerSrv != nil {
+		_ = peerSrv.Shutdown(shutdownCtx)
+	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		g.log.Warn("server stopped with an error", "error", err)
 	}
@@ -144,4 +218,18 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g.log.Info("shut down")
 	return nil
+}
+
+func (g *Gateway) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		// Long polls last up to httpapi.MaxTimeout plus the bounded waits
+		// for a group assignment or its owner.
+		WriteTimeout:   httpapi.MaxTimeout + 60*time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
 }

@@ -1,0 +1,301 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Lease holds messages handed out to one response until the caller knows
+// whether they were delivered. Ack marks their offsets, so the group does
+// not get them again; Release puts them back at the front of their
+// partitions, to be handed out next. Until then nothing more is handed out
+// from those partitions. A lease left unsettled when its member's session
+// ends counts as released: the offsets were never marked.
+type Lease struct {
+	Messages []*sarama.ConsumerMessage
+
+	m     *member
+	sess  sarama.ConsumerGroupSession
+	taken map[int32][]*sarama.ConsumerMessage
+	once  sync.Once
+}
+
+// Ack records the messages as delivered.
+func (l *Lease) Ack() { l.settle(true) }
+
+// Release gives the messages back, undelivered.
+func (l *Lease) Release() { l.settle(false) }
+
+func (l *Lease) settle(delivered bool) {
+	if l.m == nil {
+		return
+	}
+	l.once.Do(func() { l.m.settle(l, delivered) })
+}
+
+// NotOwnerError says that another gateway replica owns the group: GETs
+// for it go there.
+type NotOwnerError struct {
+	Group string
+	// Owner is the owner's peer address.
+	Owner string
+}
+
+func (e *NotOwnerError) Error() string {
+	return fmt.Sprintf("consumer group %s is served by the gateway replica at %s", e.Group, e.Owner)
+}
+
+// take hands out up to limit buffered messages of partitions not under a
+// lease, oldest first across partitions (so that a GET reads as the
+// messages were posted), stopping early once their values reach maxBytes
+// (but always giving at least one). m.mu must be held and m.sess set.
+func (m *member) take(limit, maxBytes int) *Lease {
+	l := &Lease{m: m, sess: m.sess, taken: map[int32][]*sarama.ConsumerMessage{}}
+	bytes := 0
+	for len(l.Messages) < limit {
+		var oldest *partitionBuffer
+		for p, pb := range m.parts {
+			if len(pb.msgs) == 0 || (pb.leased != nil && pb.leased != l) {
+				continue
+			}
+			if oldest == nil || olderThan(pb.msgs[0], oldest.msgs[0]) || (pb.msgs[0].Timestamp.Equal(oldest.msgs[0].Timestamp) && p < oldest.msgs[0].Partition) {
+				oldest = pb
+			}
+		}
+		if oldest == nil {
+			break
+		}
+		msg := oldest.msgs[0]
+		if len(l.Messages) > 0 && bytes+len(msg.Value) > maxBytes {
+			break
+		}
+		oldest.msgs[0] = nil
+		oldest.msgs = oldest.msgs[1:]
+		oldest.leased = l
+		bytes += len(msg.Value)
+		l.Messages = append(l.Messages, msg)
+		l.taken[msg.Partition] = append(l.taken[msg.Partition], msg)
+	}
+	m.pendingBytes -= bytes
+	m.leases++
+	m.broadcast()
+	return l
+}
+
+func olderThan(a, b *sarama.ConsumerMessage) bool { return a.Timestamp.Before(b.Timestamp) }
+
+// settle ends a lease: delivered messages are marked (and a commit is
+// asked for), undelivered ones go back in front of their partitions. A
+// lease of an ended session or a revoked partition changes nothing there.
+func (m *member) settle(l *Lease, delivered bool) {
+	m.mu.Lock()
+	m.leases--
+	for p, msgs := range l.taken {
+		pb := m.parts[p]
+		if m.sess != l.sess || pb == nil || pb.leased != l {
+			continue
+		}
+		pb.leased = nil
+		if delivered {
+			for _, msg := range msgs {
+				l.sess.MarkMessage(msg, "")
+			}
+			continue
+		}
+		for _, msg := range msgs {
+			m.pendingBytes += len(msg.Value)
+		}
+		pb.msgs = append(msgs, pb.msgs...)
+	}
+	m.broadcast()
+	m.mu.Unlock()
+	if delivered {
+		m.requestCommit()
+	}
+}
+
+// waitSettled waits up to timeout for the member's leases to be settled.
+func (m *member) waitSettled(timeout time.Duration) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		m.mu.Lock()
+		leases, changed := m.leases, m.changed
+		m.mu.Unlock()
+		if leases == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			m.log.Warn("leaving the group with messages whose delivery is unknown; they will be delivered again", "leases", leases)
+			return
+		}
+	}
+}
+
+// Take hands out up to limit messages under a lease. It waits up to wait
+// for a first message; and, whatever wait is, for the member to be
+// assigned and for messages Kafka already holds for its partitions, within
+// bounds. A member that owns nothing returns a *NotOwnerError. Once
+// draining is closed (the gateway is shutting down) it hands out nothing.
+func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Duration, draining <-chan struct{}) (*Lease, error) {
+	start := time.Now()
+	pollDeadline := start.Add(wait)
+	assignDeadline := start.Add(assignWait)
+	// The catch-up wait counts from when the member has partitions, so a
+	// slow join does not eat it.
+	var catchUpDeadline time.Time
+	refreshed := false
+	for {
+		select {
+		case <-draining:
+			return nil, errDraining
+		default:
+		}
+		m.mu.Lock()
+		// Nothing is handed out to a client that is gone, nor on a
+		// session that is ending (its commit may not land).
+		if err := ctx.Err(); err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		sess, lastErr := m.activeSession(), m.err
+		assigned := sess != nil && len(m.parts) > 0
+		if sess != nil && !assigned && m.owner != "" && m.owner != m.self {
+			m.mu.Unlock()
+			return nil, &NotOwnerError{Group: m.groupID, Owner: m.owner}
+		}
+		behind := false
+		var parts []int32
+		if assigned {
+			if catchUpDeadline.IsZero() {
+				catchUpDeadline = later(pollDeadline, time.Now().Add(catchUpWait))
+			}
+			buffered, full := 0, m.pendingBytes >= m.bufferBytes
+			for p, pb := range m.parts {
+				parts = append(parts, p)
+				// Messages under another response's lease may come
+				// back: until it settles, the partition counts as
+				// holding more than is buffered.
+				behind = behind || pb.behind() || pb.leased != nil
+				if pb.leased == nil {
+					buffered += len(pb.msgs)
+				}
+				full = full || len(pb.msgs) >= maxPendingPerPartition
+			}
+			// While Kafka holds more than is buffered, a short answer
+			// waits for the rest: POST then GET returns all that was
+			// posted, not the first message of the batch.
+			enough := buffered >= limit || m.pendingBytes >= maxBytes || full || !behind || !time.Now().Before(catchUpDeadline)
+			if buffered > 0 && enough {
+				l := m.take(limit, maxBytes)
+				m.mu.Unlock()
+				return l, nil
+			}
+		}
+		changed := m.changed
+		m.mu.Unlock()
+
+		var deadline time.Time
+		switch {
+		case !assigned:
+			// sarama retries joining by itself; an error here is one
+			// it gave up on since the member last had partitions.
+			if lastErr != nil {
+				return nil, Classify(lastErr, "group "+m.groupID)
+			}
+			deadline = assignDeadline
+		case behind:
+			deadline = catchUpDeadline
+		case !refreshed:
+			// Messages may have arrived since the last fetch: an empty
+			// answer needs Kafka to confirm there is nothing.
+			refreshed = true
+			if err := m.refreshEnds(sess, parts); err != nil {
+				return nil, Classify(err, "topic "+m.topic)
+			}
+			continue
+		default:
+			deadline = pollDeadline
+		}
+		if time.Until(deadline) <= 0 {
+			if !assigned {
+				return nil, newError(KindUnavailable, nil, "the consumer group %s is still being assigned partitions", m.groupID)
+			}
+			if behind {
+				m.giveUpCatchingUp(sess)
+			}
+			return &Lease{}, nil
+		}
+		timer := time.NewTimer(time.Until(deadline))
+		select {
+		case <-changed:
+		case <-timer.C:
+		case <-draining:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+	}
+}
+
+// ErrDraining is what consumes get from a gateway that is shutting down:
+// another replica serves the group once this one has left it.
+var ErrDraining = errors.New("the gateway is shutting down")
+
+var errDraining = &Error{Kind: KindUnavailable, Err: ErrDraining,
+	Message: "this gateway replica is shutting down; retry", RetryAfter: time.Second}
+
+// activeSession is the current session unless it is ending. m.mu must be
+// held.
+func (m *member) activeSession() sarama.ConsumerGroupSession {
+	if m.sess == nil || m.sess.Context().Err() != nil {
+		return nil
+	}
+	return m.sess
+}
+
+// giveUpCatchingUp stops waiting for offsets that never arrive: a
+// partition's end can sit past its last message (transaction markers,
+// compaction), and every GET would otherwise wait out the catch-up bound.
+func (m *member) giveUpCatchingUp(sess sarama.ConsumerGroupSession) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sess != sess {
+		return
+	}
+	for _, pb := range m.parts {
+		if pb.next >= 0 && pb.next < pb.end && len(pb.msgs) == 0 {
+			pb.end = pb.next
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// refreshEnds reads the high-water marks of parts from Kafka.
+func (m *member) refreshEnds(sess sarama.ConsumerGroupSession, parts []int32) error {
+	for _, p := range parts {
+		end, err := m.offsets.GetOffset(m.topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		if pb := m.parts[p]; m.sess == sess && pb != nil && end > pb.end {
+			pb.end = end
+			m.broadcast()
+		}
+		m.mu.Unlock()
+	}
+	return nil
+}

@@ -1,0 +1,401 @@
+package server_test
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/selfsigned"
+)
+
+// The tests here run gateway replicas as separate processes of the real
+// binary, as pods behind a Service run, on one broker, and spread a
+// client's requests over them round-robin as a Service does.
+
+var (
+	buildOnce   sync.Once
+	gatewayPath string
+	buildErr    error
+)
+
+// gatewayBinary builds the gateway once for the test binary.
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "qaas-gateway-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		gatewayPath = filepath.Join(dir, "gateway")
+		out, err := exec.Command("go", "build", "-o", gatewayPath, "qaas.dev/qaas/gateway").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building the gateway: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return gatewayPath
+}
+
+// replicaSet is a gateway's replicas sharing a peer token and a
+// certificate, and a client that sends each request to the next one.
+type replicaSet struct {
+	t        *testing.T
+	tb       *testBroker
+	dir      string
+	certFile string
+	keyFile  string
+	client   *http.Client
+
+	mu       sync.Mutex
+	replicas []*replica
+	next     int
+}
+
+// replica is one gateway process.
+type replica struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+}
+
+func startReplicas(t *testing.T, tb *testBroker, n int) *replicaSet {
+	t.Helper()
+	dir := t.TempDir()
+	cert, err := selfsigned.New("localhost", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &replicaSet{t: t, tb: tb, dir: dir, certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key")}
+	writeFile(t, rs.certFile, cert.CertPEM)
+	writeFile(t, rs.keyFile, cert.KeyPEM)
+	writeFile(t, filepath.Join(dir, "peer-token"), []byte(rand.Text()))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(cert.CertPEM)
+	rs.client = &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 64},
+		Timeout:   60 * time.Second,
+	}
+	for range n {
+		rs.add()
+	}
+	t.Cleanup(func() {
+		rs.mu.Lock()
+		all := rs.replicas
+		rs.mu.Unlock()
+		for _, r := range all {
+			r.stop(syscall.SIGKILL)
+		}
+	})
+	return rs
+}
+
+// add starts one more replica and waits until it serves.
+func (rs *replicaSet) add() *replica {
+	rs.t.Helper()
+	cmd := exec.Command(gatewayBinary(rs.t),
+		"--listen-address=127.0.0.1:0",
+		"--peer-listen-address=127.0.0.1:0",
+		"--peer-token-file="+filepath.Join(rs.dir, "peer-token"),
+		"--kafka-brokers="+rs.tb.Addr,
+		"--tls-cert-file="+rs.certFile, "--tls-key-file="+rs.keyFile,
+		"--shutdown-timeout=20s",
+	)
+	cmd.Env = []string{}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		rs.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		rs.t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(r.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Msg     string `json:"msg"`
+				Address string `json:"address"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "gateway listening" {
+				addr <- line.Address
+			}
+			if strings.Contains(sc.Text(), `"level":"ERROR"`) {
+				rs.t.Logf("replica %d: %s", cmd.Process.Pid, sc.Text())
+			}
+		}
+		_ = cmd.Wait()
+	}()
+	select {
+	case a := <-addr:
+		r.url = "https://" + a
+	case <-time.After(30 * time.Second):
+		rs.t.Fatal("a gateway replica never started listening")
+	}
+	rs.mu.Lock()
+	rs.replicas = append(rs.replicas, r)
+	rs.mu.Unlock()
+	return r
+}
+
+// stop signals the replica and waits for it to exit.
+func (r *replica) stop(sig syscall.Signal) {
+	_ = r.cmd.Process.Signal(sig)
+	<-r.done
+}
+
+// remove takes r out of the rotation.
+func (rs *replicaSet) remove(r *replica) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for i, x := range rs.replicas {
+		if x == r {
+			rs.replicas = append(rs.replicas[:i:i], rs.replicas[i+1:]...)
+			return
+		}
+	}
+}
+
+// pick returns the next replica, round-robin.
+func (rs *replicaSet) pick() *replica {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.replicas[rs.next%len(rs.replicas)]
+	rs.next++
+	return r
+}
+
+// call sends one request to the next replica; an error is a request that
+// got no answer at all.
+func (rs *replicaSet) call(method, path, user, password, body string) (response, error) {
+	r := rs.pick()
+	req, err := http.NewRequest(method, r.url+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
+	req.SetBasicAuth(user, password)
+	if body != "" {
+		req.Header.Set("Content-Type", curlForm)
+	}
+	resp, err := rs.client.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, err
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// postNumbered posts messages "0".."n-1" in batches, keyed so that they
+// spread over the partitions, round-robin over the replicas.
+func (rs *replicaSet) postNumbered(t *testing.T, user, password, topic string, n, batch int) {
+	t.Helper()
+	for start := 0; start < n; start += batch {
+		var b strings.Builder
+		b.WriteString("[")
+		for i := start; i < min(start+batch, n); i++ {
+			if i > start {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"Key":"k%d","Value":"%d"}`, i%97, i)
+		}
+		b.WriteString("]")
+		r, err := rs.call(http.MethodPost, "/topic/"+topic, user, password, b.String())
+		if err != nil || r.status != http.StatusOK {
+			t.Fatalf("posting messages %d..: %v %d %s", start, err, r.status, r.body)
+		}
+	}
+}
+
+// provisionSix adds a topic with six partitions to tenant A.
+func provisionSix(t *testing.T, tb *testBroker) string {
+	t.Helper()
+	const topic = "team-a.app.six"
+	err := tb.Provision(embedded.Tenant{
+		Prefix: "team-a.app.",
+		Topics: map[string]int32{topic: 6},
+		Users:  []embedded.TenantUser{{Name: userA, Password: tb.passwords[userA], Role: embedded.RoleReadWrite}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topic
+}
+
+// 10,000 messages posted through three replicas and read by one client
+// whose GETs go round-robin over them: each message comes exactly once,
+// every partition in order, and no answer is empty while messages wait.
+func TestReplicasServeEveryMessageOfAGroupInOrder(t *testing.T) {
+	tb := startBroker(t, embedded.BrokerOptions{})
+	six := provisionSix(t, tb)
+	rs := startReplicas(t, tb, 3)
+	pass := tb.passwords[userA]
+	for _, topic := range []string{topicA, six} {
+		t.Run(topic, func(t *testing.T) {
+			const total = 10000
+			rs.postNumbered(t, userA, pass, topic, total, 200)
+			seen := map[string]bool{}
+			last := map[int32]int64{}
+			gets, empty := 0, 0
+			for len(seen) < total {
+				r, err := rs.call(http.MethodGet, "/topic/"+topic+"?limit=500", userA, pass, "")
+				if err != nil || r.status != http.StatusOK {
+					t.Fatalf("GET %d after %d messages: %v %d %s", gets, len(seen), err, r.status, r.body)
+				}
+				gets++
+				msgs := decode[[]message](t, r)
+				if len(msgs) == 0 {
+					empty++
+				}
+				for _, m := range msgs {
+					if seen[*m.Value] {
+						t.Fatalf("message %s came twice", *m.Value)
+					}
+					seen[*m.Value] = true
+					if prev, ok := last[m.Partition]; ok && m.Offset <= prev {
+						t.Fatalf("partition %d: offset %d after %d", m.Partition, m.Offset, prev)
+					}
+					last[m.Partition] = m.Offset
+				}
+			}
+			if empty > 0 {
+				t.Errorf("%d of %d GETs were empty while messages waited", empty, gets)
+			}
+			t.Logf("%d messages in %d GETs over 3 replicas, %d partitions seen", total, gets, len(last))
+		})
+	}
+}
+
+// Four clients of one group, each on every replica in turn, never get the
+// same message.
+func TestConcurrentConsumersAcrossReplicasNeverShareAMessage(t *testing.T) {
+	tb := startBroker(t, embedded.BrokerOptions{})
+	six := provisionSix(t, tb)
+	rs := startReplicas(t, tb, 3)
+	pass := tb.passwords[userA]
+	const total = 4000
+	rs.postNumbered(t, userA, pass, six, total, 200)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				done := len(seen) >= total
+				mu.Unlock()
+				if done {
+					return
+				}
+				r, err := rs.call(http.MethodGet, "/topic/"+six+"?limit=50&timeout=1", userA, pass, "")
+				if err != nil || r.status != http.StatusOK {
+					errs <- fmt.Errorf("GET: %v %d %s", err, r.status, r.body)
+					return
+				}
+				var msgs []message
+				if err := json.Unmarshal(r.body, &msgs); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, m := range msgs {
+					seen[*m.Value]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for v, n := range seen {
+		if n > 1 {
+			t.Errorf("message %s was handed out %d times", v, n)
+		}
+	}
+}
+
+// A client that goes away in the middle of a response does not lose its
+// messages: the next GET, on any replica, gets them.
+func TestMessagesOfACutResponseComeAgain(t *testing.T) {
+	tb := startBroker(t, embedded.BrokerOptions{})
+	rs := startReplicas(t, tb, 3)
+	pass := tb.passwords[userA]
+	// Values of 64 KiB, 200 to a response: 12.5 MiB, far more than
+	// socket buffers hold, so the gateway is still writing when the
+	// client leaves.
+	value := strings.Repeat("x", 64<<10)
+	const total = 200
+	for start := 0; start < total; start += 10 {
+		var b strings.Builder
+		b.WriteString("[")
+		for i := start; i < start+10; i++ {
+			if i > start {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"Key":"%d","Value":"%s"}`, i, value)
+		}
+		b.WriteString("]")
+		if r, err := rs.call(http.MethodPost, "/topic/"+topicA, userA, pass, b.String()); err != nil || r.status != http.StatusOK {
+			t.Fatalf("posting: %v %d %s", err, r.status, r.body)
+		}
+	}
+	// Every replica in turn: the owner's own response and forwarded ones.
+	for cut := range 3 {
+		r := rs.pick()
+		req, _ := http.NewRequest(http.MethodGet, r.url+"/topic/"+topicA+"?limit=200", nil)
+		req.SetBasicAuth(userA, pass)
+		resp, err := rs.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("cut %d: status %d", cut, resp.StatusCode)
+		}
+		// Read a little, then hang up.
+		if _, err := io.ReadFull(resp.Body, make([]byte, 4096)); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	got := map[string]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < total && time.Now().Before(deadline) {
+		r, err := rs.call(http.MethodGet, "/topic/"+topicA+"?limit=20&timeout=1", userA, pass, "")
+		if err != nil || r.status != http.StatusOK {
+			t.Fatalf("GET after the cuts: %v %d %s", err, r.status, r.body)
+		}
+		for _, m := range decode[[]message](t, r) {
+			got[*m.Key] = true
+		}
+	}
+	if len(got) != total {
+		t.Fatalf("after three cut responses the next GETs got %d of the %d messages", len(got), total)
+	}
+}
