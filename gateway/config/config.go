@@ -36,8 +36,8 @@ type Config struct {
 
 	// PeerListenAddress, when set, serves the other replicas of the same
 	// application: they forward consumes of the groups this one owns.
-	PeerListenAddress    string
-	PeerAdvertiseHost    string
+	PeerListenAddress string
+	PeerAdvertiseHost string
 	// PeerAdvertiseAddress is where the other replicas reach this one:
 	// set by server.Listen from PeerAdvertiseHost and the peer listener.
 	PeerAdvertiseAddress string

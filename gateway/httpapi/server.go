@@ -33,7 +33,7 @@ type Deps struct {
 	Peers *Peers
 	// KafkaCheck reports whether Kafka is reachable, for the metrics.
 	KafkaCheck func() error
-	Log   *slog.Logger
+	Log        *slog.Logger
 }
 
 type server struct {

@@ -41,9 +41,9 @@ type member struct {
 	topic, groupID string
 	// self is this replica's peer address; owner is the owner's, as the
 	// last assignment said ("" until the first one).
-	self, owner    string
-	client         sarama.Client
-	group          sarama.ConsumerGroup
+	self, owner string
+	client      sarama.Client
+	group       sarama.ConsumerGroup
 	// offsets is the user's shared client, used to look up partition
 	// offsets: the member's own connections are held by long-poll fetches.
 	offsets     sarama.Client
