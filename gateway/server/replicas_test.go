@@ -415,7 +415,6 @@ type traffic struct {
 	cut         int
 	postFailed  int
 	getFailed   int
-	readerDone  chan struct{}
 	readersStop chan struct{}
 }
 

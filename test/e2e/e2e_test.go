@@ -10,6 +10,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -118,6 +119,9 @@ ingress: {domain: %q, className: traefik}
 		t.Fatalf("POST through the Service: %d %s %v", code, body, err)
 	}
 	consumeUntil(t, service, topic, "through-service", adminUser, adminPassword, marker)
+
+	phase(t, "both gateway pods serve one group: GETs alternate between the pods, the one that does not own the group forwards")
+	bothPodsServeOneGroup(t, c, topic, adminUser, adminPassword)
 
 	phase(t, "a second QueueApp in another namespace; checking isolation (401, 403)")
 	isolation(t, e, c, ingress, teamA)
@@ -580,6 +584,60 @@ func nodeAddress(t *testing.T, c client.Client) string {
 }
 
 // gatewayPods are app's gateway pods that are not terminating.
+// bothPodsServeOneGroup posts 100 messages, then reads them with GETs
+// sent to each gateway pod in turn, by pod IP: every message comes once,
+// each partition in order, and no answer is empty while messages wait.
+func bothPodsServeOneGroup(t *testing.T, c client.Client, topic, user, password string) {
+	t.Helper()
+	pods := gatewayPods(t, c, "team-a", "my-app")
+	if len(pods) < 2 {
+		t.Fatalf("%d gateway pods, want 2", len(pods))
+	}
+	var eps []*endpoint
+	for _, p := range pods {
+		eps = append(eps, plainEndpoint("http://"+p.Status.PodIP+":8080"))
+	}
+	prefix := "replicas-" + rand.Text() + "-"
+	var batch []string
+	for i := range 100 {
+		batch = append(batch, fmt.Sprintf(`{"Value":"%s%03d"}`, prefix, i))
+	}
+	if code, body, err := eps[0].do("POST", "/topic/"+topic, user, password, "["+strings.Join(batch, ",")+"]"); err != nil || code != 200 {
+		t.Fatalf("POST: %d %s %v", code, body, err)
+	}
+	group := "replicas-" + rand.Text()
+	got := map[string]bool{}
+	last := map[int32]int64{}
+	for i := 0; len(got) < 100; i++ {
+		code, body, err := eps[i%len(eps)].do("GET", "/topic/"+topic+"?limit=7&group="+group, user, password, "")
+		if err != nil || code != 200 {
+			t.Fatalf("GET %d on pod %s: %d %s %v", i, pods[i%len(pods)].Name, code, body, err)
+		}
+		var msgs []struct {
+			Value     string
+			Partition int32
+			Offset    int64
+		}
+		if err := json.Unmarshal([]byte(body), &msgs); err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == 0 {
+			t.Fatalf("GET %d on pod %s was empty with %d of 100 messages still waiting", i, pods[i%len(pods)].Name, 100-len(got))
+		}
+		for _, m := range msgs {
+			if got[m.Value] {
+				t.Fatalf("message %s came twice", m.Value)
+			}
+			got[m.Value] = true
+			if prev, ok := last[m.Partition]; ok && m.Offset <= prev {
+				t.Fatalf("partition %d: offset %d came after %d", m.Partition, m.Offset, prev)
+			}
+			last[m.Partition] = m.Offset
+		}
+	}
+	t.Logf("  100 messages once each, partitions in order, through %d pods, no empty answer", len(pods))
+}
+
 func gatewayPods(t *testing.T, c client.Client, namespace, app string) []corev1.Pod {
 	t.Helper()
 	pods := &corev1.PodList{}
