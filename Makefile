@@ -91,8 +91,9 @@ chart-check: $(HELM) ## Lint the Helm chart, render it with defaults and with ev
 	fi
 
 .PHONY: bench
-bench: ## Measure produce throughput of the gateway over HTTPS against a native sarama client, in one run on one broker.
+bench: ## Measure produce throughput of the gateway over HTTPS against a native sarama client, in one run on one broker, and GET latency while replicas scale from 1 to 3.
 	$(GO) test ./gateway/server -run '^$$' -bench ProduceVersusSarama -benchtime $(or $(BENCHTIME),3s) | grep -E '^(Benchmark|ok|PASS|FAIL)'
+	$(GO) test ./gateway/server -run '^$$' -bench ScaleUpGetLatency -benchtime 1x | grep -E '^(Benchmark|ok|PASS|FAIL)'
 
 .PHONY: fuzz
 fuzz: ## Fuzz the produce-body decoder for FUZZTIME (default 1m).

@@ -76,9 +76,11 @@ func (s *server) fetch(r *http.Request, user *kafka.User, topic string, p consum
 			return batch{}, &requestError{status: http.StatusServiceUnavailable, retryAfter: retryAfterUnavailable * time.Second,
 				message: "another gateway replica serves this consumer group and this one has no peers configured (--peer-listen-address)"}
 		}
-		b, err := s.Peers.consume(r, notOwner.Owner, topic)
-		if !errors.Is(err, errOwnerMoved) {
-			return b, err
+		if notOwner.Owner != "" {
+			b, err := s.Peers.consume(r, notOwner.Owner, topic)
+			if !errors.Is(err, errOwnerMoved) {
+				return b, err
+			}
 		}
 		if time.Now().After(deadline) {
 			return batch{}, &requestError{status: http.StatusServiceUnavailable, retryAfter: time.Second,

@@ -42,7 +42,7 @@ func (l *Lease) settle(delivered bool) {
 // for it go there.
 type NotOwnerError struct {
 	Group string
-	// Owner is the owner's peer address.
+	// Owner is the owner's peer address; empty when the owner has none.
 	Owner string
 }
 
@@ -167,7 +167,9 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 		}
 		sess, lastErr := m.activeSession(), m.err
 		assigned := sess != nil && len(m.parts) > 0
-		if sess != nil && !assigned && m.owner != "" && m.owner != m.self {
+		if sess != nil && !assigned {
+			// A member given partitions has their buffers at once (see
+			// assigned), so a session without any is not the owner's.
 			m.mu.Unlock()
 			return nil, &NotOwnerError{Group: m.groupID, Owner: m.owner}
 		}

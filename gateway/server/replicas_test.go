@@ -33,7 +33,7 @@ var (
 )
 
 // gatewayBinary builds the gateway once for the test binary.
-func gatewayBinary(t *testing.T) string {
+func gatewayBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "qaas-gateway-bin")
@@ -56,7 +56,7 @@ func gatewayBinary(t *testing.T) string {
 // replicaSet is a gateway's replicas sharing a peer token and a
 // certificate, and a client that sends each request to the next one.
 type replicaSet struct {
-	t        *testing.T
+	t        testing.TB
 	tb       *testBroker
 	dir      string
 	certFile string
@@ -75,7 +75,7 @@ type replica struct {
 	done chan struct{}
 }
 
-func startReplicas(t *testing.T, tb *testBroker, n int) *replicaSet {
+func startReplicas(t testing.TB, tb *testBroker, n int) *replicaSet {
 	t.Helper()
 	dir := t.TempDir()
 	cert, err := selfsigned.New("localhost", "127.0.0.1")
@@ -210,7 +210,7 @@ func (rs *replicaSet) call(method, path, user, password, body string) (response,
 
 // postNumbered posts messages "0".."n-1" in batches, keyed so that they
 // spread over the partitions, round-robin over the replicas.
-func (rs *replicaSet) postNumbered(t *testing.T, user, password, topic string, n, batch int) {
+func (rs *replicaSet) postNumbered(t testing.TB, user, password, topic string, n, batch int) {
 	t.Helper()
 	for start := 0; start < n; start += batch {
 		var b strings.Builder
@@ -230,7 +230,7 @@ func (rs *replicaSet) postNumbered(t *testing.T, user, password, topic string, n
 }
 
 // provisionSix adds a topic with six partitions to tenant A.
-func provisionSix(t *testing.T, tb *testBroker) string {
+func provisionSix(t testing.TB, tb *testBroker) string {
 	t.Helper()
 	const topic = "team-a.app.six"
 	err := tb.Provision(embedded.Tenant{

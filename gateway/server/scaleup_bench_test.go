@@ -1,0 +1,80 @@
+package server_test
+
+import (
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"qaas.dev/qaas/gateway/embedded"
+)
+
+// BenchmarkScaleUpGetLatency reads a group through one replica, then
+// starts two more while reading on: GETs go round-robin over whichever
+// replicas serve, so the new ones join the group and forward to its owner.
+// It reports the worst and the 99th-percentile GET latency after the
+// scale-up began, next to those before it.
+func BenchmarkScaleUpGetLatency(b *testing.B) {
+	for range b.N {
+		tb := startBroker(b, embedded.BrokerOptions{})
+		six := provisionSix(b, tb)
+		rs := startReplicas(b, tb, 1)
+		pass := tb.passwords[userA]
+		rs.postNumbered(b, userA, pass, six, 40000, 500)
+
+		type sample struct {
+			at      time.Time
+			latency time.Duration
+		}
+		var mu sync.Mutex
+		var samples []sample
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				r, err := rs.call(http.MethodGet, "/topic/"+six+"?limit=20", userA, pass, "")
+				if err != nil || r.status != http.StatusOK {
+					b.Errorf("GET: %v %d %s", err, r.status, r.body)
+					return
+				}
+				mu.Lock()
+				samples = append(samples, sample{start, time.Since(start)})
+				mu.Unlock()
+			}
+		})
+		time.Sleep(2 * time.Second)
+		scaleUp := time.Now()
+		rs.add()
+		rs.add()
+		time.Sleep(5 * time.Second)
+		close(stop)
+		wg.Wait()
+
+		var before, after []time.Duration
+		for _, s := range samples {
+			if s.at.Before(scaleUp) {
+				before = append(before, s.latency)
+			} else {
+				after = append(after, s.latency)
+			}
+		}
+		if len(before) == 0 || len(after) == 0 {
+			b.Fatalf("%d GETs before and %d after the scale-up", len(before), len(after))
+		}
+		slices.Sort(before)
+		slices.Sort(after)
+		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+		b.ReportMetric(ms(after[len(after)-1]), "worst-ms-after")
+		b.ReportMetric(ms(after[len(after)*99/100]), "p99-ms-after")
+		b.ReportMetric(ms(before[len(before)-1]), "worst-ms-before")
+		b.ReportMetric(ms(before[len(before)*99/100]), "p99-ms-before")
+		b.ReportMetric(float64(len(after))/5, "gets/s-after")
+	}
+}
