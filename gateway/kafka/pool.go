@@ -160,12 +160,7 @@ func (p *Pool) reapIdle() {
 			return
 		}
 		now := time.Now()
-		p.mu.Lock()
-		users := make([]*User, 0, len(p.users))
-		for _, u := range p.users {
-			users = append(users, u)
-		}
-		p.mu.Unlock()
+		users := p.snapshot()
 		var wg sync.WaitGroup
 		for _, u := range users {
 			wg.Go(func() {
@@ -219,12 +214,7 @@ type Stats struct {
 
 // Stats reports the open users and consumer group members.
 func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	users := make([]*User, 0, len(p.users))
-	for _, u := range p.users {
-		users = append(users, u)
-	}
-	p.mu.Unlock()
+	users := p.snapshot()
 	st := Stats{Users: len(users)}
 	for _, u := range users {
 		u.membersMu.Lock()
@@ -232,6 +222,17 @@ func (p *Pool) Stats() Stats {
 		u.membersMu.Unlock()
 	}
 	return st
+}
+
+// snapshot returns the users open now.
+func (p *Pool) snapshot() []*User {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	users := make([]*User, 0, len(p.users))
+	for _, u := range p.users {
+		users = append(users, u)
+	}
+	return users
 }
 
 // Drain makes consumers hand out nothing more: long polls return at once.
@@ -251,12 +252,7 @@ func (p *Pool) Draining() bool {
 // LeaveGroups closes every consumer group member, each once its handed-out
 // messages are settled, so that other replicas take the groups over.
 func (p *Pool) LeaveGroups() {
-	p.mu.Lock()
-	users := make([]*User, 0, len(p.users))
-	for _, u := range p.users {
-		users = append(users, u)
-	}
-	p.mu.Unlock()
+	users := p.snapshot()
 	var wg sync.WaitGroup
 	for _, u := range users {
 		// Every member counts as idle for a timeout of zero.
