@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -155,9 +154,7 @@ func writeConsumed(w http.ResponseWriter, msgs []*sarama.ConsumerMessage, p cons
 		for i, m := range msgs {
 			out[i] = encodeConsumed(m, p.base64Values)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		err = json.NewEncoder(w).Encode(out)
+		err = writeJSON(w, http.StatusOK, out)
 	}
 	if err != nil {
 		return err

@@ -121,8 +121,10 @@ func kindLabel(k kafka.Kind) string {
 	return "unavailable"
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers with v; the error says the body did not reach the
+// connection, which only a consume needs to know.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	return json.NewEncoder(w).Encode(v)
 }

@@ -107,17 +107,6 @@ func (pl *peerLeases) take(id, user string) *kafka.Lease {
 	return p.lease
 }
 
-// NewPeerHandler returns the peer API: it serves forwarded consumes of
-// groups this replica owns, and the settling of their leases.
-func NewPeerHandler(d Deps) http.Handler {
-	s := &server{Deps: d, log: d.Log, metrics: newMetrics(d.Pool, d.KafkaCheck)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /peer/v1/topic/{topic}", s.peerOnly(s.peerConsume))
-	mux.HandleFunc("POST /peer/v1/lease/{id}", s.peerOnly(s.peerSettle))
-	mux.HandleFunc("/", notFound)
-	return mux
-}
-
 // peerOnly lets through requests that carry the replicas' token.
 func (s *server) peerOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

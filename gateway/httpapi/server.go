@@ -42,8 +42,9 @@ type server struct {
 	log     *slog.Logger
 }
 
-// NewHandler returns the API with every route in one place.
-func NewHandler(d Deps) http.Handler {
+// NewHandlers returns the API with every route in one place, and the peer
+// API (nil without d.Peers); both count into the same metrics.
+func NewHandlers(d Deps) (api, peer http.Handler) {
 	s := &server{Deps: d, metrics: newMetrics(d.Pool, d.KafkaCheck), log: d.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.produce))
@@ -56,7 +57,14 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.metrics.instrument("other", notFound))
-	return mux
+	if d.Peers == nil {
+		return mux, nil
+	}
+	peerMux := http.NewServeMux()
+	peerMux.HandleFunc("GET /peer/v1/topic/{topic}", s.metrics.instrument("peer-consume", s.peerOnly(s.peerConsume)))
+	peerMux.HandleFunc("POST /peer/v1/lease/{id}", s.metrics.instrument("peer-settle", s.peerOnly(s.peerSettle)))
+	peerMux.HandleFunc("/", notFound)
+	return mux, peerMux
 }
 
 // topicName is what Kafka accepts as a topic name.

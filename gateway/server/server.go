@@ -136,11 +136,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		KafkaCheck: func() error { return kafka.Ping(opts) },
 		Log:        log,
 	}
-	g := &Gateway{cfg: cfg, log: log, pool: pool, handler: httpapi.NewHandler(deps)}
-	if peers != nil {
-		g.peerHandler = httpapi.NewPeerHandler(deps)
-	}
-	return g, nil
+	api, peer := httpapi.NewHandlers(deps)
+	return &Gateway{cfg: cfg, log: log, pool: pool, handler: api, peerHandler: peer}, nil
 }
 
 func kafkaTLS(caFile string) (*tls.Config, error) {
