@@ -561,3 +561,71 @@ func TestARollingRestartUnderLoadLosesNothing(t *testing.T) {
 		t.Errorf("%d messages were delivered twice although no response was cut off", duplicates)
 	}
 }
+
+// Kafka down: every replica stays ready (so a Service keeps sending it
+// clients) and answers JSON 503 with Retry-After, forwarded GETs
+// included; Kafka back: every replica serves again without a restart.
+func TestKafkaOutageAcrossReplicas(t *testing.T) {
+	tb := startBroker(t, embedded.BrokerOptions{DataDir: t.TempDir()})
+	rs := startReplicas(t, tb, 3)
+	pass := tb.passwords[userA]
+	path := "/topic/" + topicA
+	// Every replica joins the group and learns its owner before the outage.
+	rs.postNumbered(t, userA, pass, topicA, 3, 3)
+	for range 3 {
+		if r, err := rs.call(http.MethodGet, path+"?limit=1", userA, pass, ""); err != nil || r.status != http.StatusOK {
+			t.Fatalf("GET before the outage: %v %d %s", err, r.status, r.body)
+		}
+	}
+
+	tb.Close()
+	for i := range 3 {
+		for _, req := range []struct{ method, path, body string }{
+			{http.MethodPost, path, `[{"Value":"during"}]`},
+			{http.MethodGet, path, ""},
+		} {
+			r, err := rs.call(req.method, req.path, userA, pass, req.body)
+			if err != nil {
+				t.Fatalf("%s on replica %d during the outage: %v", req.method, i, err)
+			}
+			var body apiError
+			if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || json.Unmarshal(r.body, &body) != nil || body.Message == "" {
+				t.Errorf("%s on replica %d during the outage: status %d, Retry-After %q, body %s; want a JSON 503 with Retry-After",
+					req.method, i, r.status, r.header.Get("Retry-After"), r.body)
+			}
+		}
+		if r, err := rs.call(http.MethodGet, "/readyz", "", "", ""); err != nil || r.status != http.StatusOK {
+			t.Errorf("readyz on replica %d during the outage: %v %d %s", i, err, r.status, r.body)
+		}
+	}
+
+	tb.restart(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; i < 6; {
+		r, err := rs.call(http.MethodPost, path, userA, pass, `[{"Value":"after"}]`)
+		if err == nil && r.status == http.StatusOK {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Kafka came back: %v %d %s", err, r.status, r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	after := 0
+	for after < 6 {
+		r, err := rs.call(http.MethodGet, path+"?limit=10&timeout=1", userA, pass, "")
+		if err == nil && r.status == http.StatusOK {
+			for _, m := range decode[[]message](t, r) {
+				if *m.Value == "after" {
+					after++
+				}
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("GET after Kafka came back: %v %d %s", err, r.status, r.body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Kafka came back the group got %d of the 6 messages posted since", after)
+		}
+	}
+}
