@@ -82,7 +82,10 @@ teardown() {
 	if ((status != 0)) && [[ -f $W/etc/admin.kubeconfig ]]; then
 		phase "failed: the cluster as it was"
 		local k=("$ENVTEST/kubectl" --kubeconfig "$W/etc/admin.kubeconfig")
-		"${k[@]}" get nodes,pods,deployments,queueapps -A -o wide
+		# One kind per get: a kind the cluster lacks fails the whole list.
+		local kind
+		for kind in nodes pods deployments queueapps; do "${k[@]}" get "$kind" -A -o wide; done
+		bash hack/e2e/cluster.sh diagnose 8>&-
 		"${k[@]}" get events -A --sort-by=.lastTimestamp | tail -n 30
 		"${k[@]}" -n qaas-system logs -l app.kubernetes.io/name=qaas --tail=40 --prefix
 		for ns in team-a team-b; do "${k[@]}" -n "$ns" logs -l app.kubernetes.io/name=qaas-gateway --tail=20 --prefix; done
@@ -111,7 +114,13 @@ trap teardown EXIT
 trap 'exit 130' INT TERM HUP
 
 phase "bringing the cluster up"
-KUBECONFIG=$(bash hack/e2e/cluster.sh up "$IMAGE_TAR" "$PAUSE_TAR" 8>&-)
+# A cluster that does not come up says why (cluster.sh diagnose) and is tried
+# once more from scratch: that is the host, not the product under test.
+if ! KUBECONFIG=$(bash hack/e2e/cluster.sh up "$IMAGE_TAR" "$PAUSE_TAR" 8>&-); then
+	phase "the cluster did not come up; removing it and trying once more"
+	bash hack/e2e/cluster.sh down 8>&-
+	KUBECONFIG=$(bash hack/e2e/cluster.sh up "$IMAGE_TAR" "$PAUSE_TAR" 8>&-)
+fi
 
 phase "running test/e2e"
 KUBECONFIG=$KUBECONFIG KUBECTL=$ENVTEST/kubectl HELM=$HELM QAAS_IMAGE=$IMG \
