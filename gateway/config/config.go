@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"qaas.dev/qaas/internal/flagenv"
@@ -43,13 +44,18 @@ type Config struct {
 	PeerAdvertiseAddress string
 	PeerTokenFile        string
 
-	MaxRequestBytes     int64
-	MaxMessageBytes     int
-	MaxBatchMessages    int
-	MaxResponseBytes    int
-	ConsumerIdleTimeout time.Duration
-	ClientIdleTimeout   time.Duration
-	LoginRate           float64
+	MaxRequestBytes  int64
+	MaxMessageBytes  int
+	MaxBatchMessages int
+	MaxResponseBytes int
+	// ConsumerBufferBytes, ConsumeMemoryBytes and UserConsumeMemoryBytes
+	// bound what consumes hold in memory; see ConsumeMemory.
+	ConsumerBufferBytes    int
+	ConsumeMemoryBytes     int64
+	UserConsumeMemoryBytes int64
+	ConsumerIdleTimeout    time.Duration
+	ClientIdleTimeout      time.Duration
+	LoginRate              float64
 
 	EmbeddedKafka bool
 	DataDir       string
@@ -84,6 +90,9 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxMessageBytes, "max-message-bytes", 1000000, "largest single message value accepted, in bytes (larger is 413); keep it at or below the topics' max.message.bytes")
 	fs.IntVar(&cfg.MaxBatchMessages, "max-batch-messages", 1000, "most messages accepted in one produce request (more is 413)")
 	fs.IntVar(&cfg.MaxResponseBytes, "max-response-bytes", 8<<20, "a consume response stops adding messages once their values reach this many bytes (it always holds at least one)")
+	fs.IntVar(&cfg.ConsumerBufferBytes, "consumer-buffer-bytes", 2<<20, "message bytes a consumer group member keeps fetched ahead of requests, or handed out and awaiting delivery; a response holds at most this much (and one message)")
+	fs.Int64Var(&cfg.ConsumeMemoryBytes, "consume-memory-bytes", 0, "memory all consumer group members may hold together, in bytes; a member reserves its worst case (see README) and a new one that does not fit closes idle ones or gets 429; 0: half the Go memory limit (GOMEMLIMIT), or 512 MiB without one")
+	fs.Int64Var(&cfg.UserConsumeMemoryBytes, "user-consume-memory-bytes", 0, "memory the consumer group members of one user may hold together, in bytes; 0: a quarter of --consume-memory-bytes")
 	fs.DurationVar(&cfg.ConsumerIdleTimeout, "consumer-idle-timeout", 5*time.Minute, "a consumer group member unused for this long commits and leaves its group")
 	fs.DurationVar(&cfg.ClientIdleTimeout, "client-idle-timeout", 10*time.Minute, "a user's Kafka client unused for this long is closed")
 	fs.Float64Var(&cfg.LoginRate, "login-rate", 20, "new Kafka logins allowed per second across all users; beyond it requests get 429")
@@ -144,6 +153,12 @@ func (c *Config) validate() error {
 	if c.MaxRequestBytes <= 0 || c.MaxMessageBytes <= 0 || c.MaxBatchMessages <= 0 || c.MaxResponseBytes <= 0 {
 		errs = append(errs, errors.New("--max-request-bytes, --max-message-bytes, --max-batch-messages and --max-response-bytes must be positive"))
 	}
+	if c.ConsumerBufferBytes <= 0 || c.ConsumeMemoryBytes < 0 || c.UserConsumeMemoryBytes < 0 {
+		errs = append(errs, errors.New("--consumer-buffer-bytes must be positive, --consume-memory-bytes and --user-consume-memory-bytes positive or 0 (derived)"))
+	}
+	if c.ConsumeMemoryBytes > 0 && c.UserConsumeMemoryBytes > c.ConsumeMemoryBytes {
+		errs = append(errs, errors.New("--user-consume-memory-bytes cannot exceed --consume-memory-bytes"))
+	}
 	if c.ConsumerIdleTimeout <= 0 || c.ClientIdleTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--consumer-idle-timeout, --client-idle-timeout and --shutdown-timeout must be positive"))
 	}
@@ -151,4 +166,28 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("--login-rate must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// defaultConsumeMemory is the consume budget of a gateway that has no Go
+// memory limit.
+const defaultConsumeMemory = 512 << 20
+
+// ConsumeMemory returns the consume budgets, the gateway's and a user's:
+// the flags' values, or when 0, half the Go memory limit (the other half
+// is for requests in flight, the runtime and the garbage collector's
+// headroom) and a quarter of that, so that one user cannot take it all.
+// goMemLimit is the runtime's limit (debug.SetMemoryLimit(-1)), math.MaxInt64
+// when none is set.
+func (c *Config) ConsumeMemory(goMemLimit int64) (gateway, user int64) {
+	gateway, user = c.ConsumeMemoryBytes, c.UserConsumeMemoryBytes
+	if gateway == 0 {
+		gateway = defaultConsumeMemory
+		if goMemLimit < math.MaxInt64 {
+			gateway = goMemLimit / 2
+		}
+	}
+	if user == 0 {
+		user = gateway / 4
+	}
+	return gateway, min(user, gateway)
 }

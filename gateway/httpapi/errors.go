@@ -117,6 +117,8 @@ func kindLabel(k kafka.Kind) string {
 		return "throttled"
 	case kafka.KindInternal:
 		return "internal"
+	case kafka.KindRebalancing:
+		return "rebalancing"
 	}
 	return "unavailable"
 }

@@ -46,6 +46,15 @@ func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
 	members := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "qaas_gateway_consumer_group_members", Help: "Consumer group members kept open, one per (user, topic, group).",
 	}, func() float64 { return float64(pool.Stats().Members) })
+	consumeMemory := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "qaas_gateway_consume_memory_bytes", Help: "Memory the open consumer group members reserved, each its worst case.",
+	}, func() float64 { return float64(pool.Stats().MemoryBytes) })
+	consumeMemoryLimit := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "qaas_gateway_consume_memory_limit_bytes", Help: "The gateway's budget for qaas_gateway_consume_memory_bytes.",
+	}, func() float64 { return float64(pool.Stats().MemoryLimit) })
+	evictions := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "qaas_gateway_consumer_group_evictions_total", Help: "Idle consumer group members closed to make room in the memory budget for others.",
+	}, func() float64 { return float64(pool.Stats().Evictions) })
 	kafkaUp := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "qaas_gateway_kafka_up", Help: "1 when a Kafka bootstrap server answered at scrape time, else 0.",
 	}, func() float64 {
@@ -54,7 +63,7 @@ func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
 		}
 		return 1
 	})
-	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, users, members, kafkaUp,
+	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, users, members, consumeMemory, consumeMemoryLimit, evictions, kafkaUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -77,6 +77,15 @@ func (o Options) producerConfig(user, password string) *sarama.Config {
 	return c
 }
 
+const (
+	// groupSessionTimeout is how long Kafka keeps a member that stopped
+	// without leaving (a crashed replica) in its group.
+	groupSessionTimeout = 10 * time.Second
+	// groupRebalanceTimeout is how long a rebalance waits for the members
+	// to rejoin.
+	groupRebalanceTimeout = 15 * time.Second
+)
+
 // consumerConfig is the configuration of one consumer group member's client.
 func (o Options) consumerConfig(user, password string) *sarama.Config {
 	c := o.clientConfig(user, password)
@@ -91,16 +100,21 @@ func (o Options) consumerConfig(user, password string) *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Interval = time.Second
 	c.Consumer.Return.Errors = true
 	c.Consumer.MaxWaitTime = 250 * time.Millisecond
-	// sarama's own read-ahead, per partition, on top of the member's
-	// bounded buffer: kept small so that memory stays bounded.
-	c.ChannelBufferSize = 16
-	c.Consumer.Fetch.Default = 1 << 20
-	c.Consumer.Fetch.Max = 4 << 20
+	// What a member holds is bounded (see memberBytes): sarama reads ahead
+	// one message per partition, and a fetch asks for at most one batch's
+	// worth; the member's own buffer is where messages wait for requests.
+	c.ChannelBufferSize = 1
+	c.Consumer.Fetch.Default = int32(o.fetchUnit())
+	c.Consumer.Fetch.Max = int32(o.fetchUnit())
 	// A replica that dies without leaving (SIGKILL, node loss) keeps its
 	// group's partitions until its session times out; the heartbeat is how
 	// soon a member learns of a rebalance (a replica joining to forward).
-	c.Consumer.Group.Session.Timeout = 10 * time.Second
+	c.Consumer.Group.Session.Timeout = groupSessionTimeout
 	c.Consumer.Group.Heartbeat.Interval = time.Second
-	c.Consumer.Group.Rebalance.Timeout = 15 * time.Second
+	c.Consumer.Group.Rebalance.Timeout = groupRebalanceTimeout
+	// Kafka holds a JoinGroup until every member rejoined or the rebalance
+	// timeout passed: a read timeout shorter than that would call a
+	// rebalance a Kafka outage.
+	c.Net.ReadTimeout = groupRebalanceTimeout + 5*time.Second
 	return c
 }

@@ -13,8 +13,10 @@ import (
 
 const (
 	// assignWait bounds how long a GET waits for its member to be given
-	// partitions (joining a group takes a few round trips).
-	assignWait = 10 * time.Second
+	// partitions. Joining takes a few round trips, but after a replica
+	// stopped without leaving (a crash, SIGKILL) Kafka waits for its
+	// session to expire before it assigns the partitions again.
+	assignWait = groupSessionTimeout + 5*time.Second
 	// catchUpWait bounds how long a GET waits for messages Kafka is known
 	// to hold for an assigned partition but has not fetched yet.
 	catchUpWait = 5 * time.Second
@@ -49,9 +51,13 @@ type member struct {
 	offsets     sarama.Client
 	log         *slog.Logger
 	bufferBytes int
-	cancel      context.CancelFunc
-	stopped     chan struct{}
-	commits     chan struct{}
+	// reserved is what the member holds of memory, the user's budget,
+	// from its start to its close.
+	memory   *budget
+	reserved int64
+	cancel   context.CancelFunc
+	stopped  chan struct{}
+	commits  chan struct{}
 
 	mu sync.Mutex
 	// changed is closed and replaced on every change below, waking waiters.
@@ -105,17 +111,24 @@ func (u *User) member(topic, groupID string) (*member, error) {
 	default:
 	}
 	key := memberKey{topic, groupID}
+	if m := u.openMember(key); m != nil {
+		return m, nil
+	}
+	partitions, err := u.client.Partitions(topic)
+	if err != nil {
+		return nil, Classify(err, "topic "+topic)
+	}
+	reserved := u.opts.memberBytes(len(partitions), u.tuning.BufferBytes)
+	if err := u.reserveMember(reserved, topic, len(partitions)); err != nil {
+		return nil, err
+	}
 	u.membersMu.Lock()
 	defer u.membersMu.Unlock()
 	if m := u.members[key]; m != nil {
+		// A concurrent request opened it meanwhile.
+		u.memory.release(reserved)
 		m.use(+1)
 		return m, nil
-	}
-	if len(u.members) >= maxMembersPerUser {
-		err := newError(KindThrottled, nil, "user %s has %d consumer groups open in this gateway; each closes after %s unused",
-			u.Name, maxMembersPerUser, u.tuning.ConsumerIdleTimeout)
-		err.RetryAfter = u.tuning.ConsumerIdleTimeout
-		return nil, err
 	}
 	m := &member{
 		topic:       topic,
@@ -124,6 +137,8 @@ func (u *User) member(topic, groupID string) (*member, error) {
 		offsets:     u.client,
 		log:         u.log.With("topic", topic, "group", groupID),
 		bufferBytes: u.tuning.BufferBytes,
+		memory:      u.memory,
+		reserved:    reserved,
 		stopped:     make(chan struct{}),
 		commits:     make(chan struct{}, 1),
 		changed:     make(chan struct{}),
@@ -132,11 +147,13 @@ func (u *User) member(topic, groupID string) (*member, error) {
 	cfg.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{newOwnerStrategy(m.self, m.assigned)}
 	client, err := sarama.NewClient(u.opts.Brokers, cfg)
 	if err != nil {
+		u.memory.release(reserved)
 		return nil, Classify(err, "group "+groupID)
 	}
 	group, err := sarama.NewConsumerGroupFromClient(groupID, client)
 	if err != nil {
 		_ = client.Close()
+		u.memory.release(reserved)
 		return nil, Classify(err, "group "+groupID)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -146,6 +163,17 @@ func (u *User) member(topic, groupID string) (*member, error) {
 	go m.run(ctx)
 	go m.commitLoop(ctx)
 	return m, nil
+}
+
+// openMember returns the user's member for key, if open, counted as used.
+func (u *User) openMember(key memberKey) *member {
+	u.membersMu.Lock()
+	defer u.membersMu.Unlock()
+	m := u.members[key]
+	if m != nil {
+		m.use(+1)
+	}
+	return m
 }
 
 // use counts requests working with the member, so that it is not closed
@@ -281,9 +309,7 @@ func (m *member) assigned(owner string, topics map[string][]int32) {
 // buffered messages were not delivered, so they stay unmarked and the next
 // owner fetches them again. m.mu must be held.
 func (m *member) dropPartition(p int32, pb *partitionBuffer) {
-	for _, msg := range pb.msgs {
-		m.pendingBytes -= len(msg.Value)
-	}
+	m.pendingBytes -= bytesOf(pb.msgs)
 	delete(m.parts, p)
 }
 
@@ -351,9 +377,11 @@ func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMess
 			m.mu.Unlock()
 			return false
 		}
-		if len(pb.msgs) == 0 || (len(pb.msgs) < maxPendingPerPartition && m.pendingBytes < m.bufferBytes) {
-			pb.msgs = append(pb.msgs, msg)
-			m.pendingBytes += len(msg.Value)
+		// The buffer can pass its bound by this one message; memberBytes
+		// counts it.
+		if len(pb.msgs) < maxPendingPerPartition && m.pendingBytes < m.bufferBytes {
+			pb.msgs = append(pb.msgs, copyMessage(msg))
+			m.pendingBytes += messageBytes(msg)
 			pb.next = msg.Offset + 1
 			pb.end = max(pb.end, hwm)
 			m.broadcast()
@@ -382,4 +410,5 @@ func (m *member) close() {
 	if err := m.client.Close(); err != nil && !errors.Is(err, sarama.ErrClosedClient) {
 		m.log.Warn("closing consumer client", "error", err)
 	}
+	m.memory.release(m.reserved)
 }

@@ -34,6 +34,10 @@ const (
 	KindThrottled
 	// KindInternal: the gateway or its configuration is at fault.
 	KindInternal
+	// KindRebalancing: Kafka has not assigned a consumer group's
+	// partitions yet, typically while a member that stopped without
+	// leaving waits out its session; Kafka itself is fine.
+	KindRebalancing
 )
 
 // Error is a failure classified for the client. Message never contains a

@@ -81,7 +81,8 @@ func (m *member) take(limit, maxBytes int) *Lease {
 		l.Messages = append(l.Messages, msg)
 		l.taken[msg.Partition] = append(l.taken[msg.Partition], msg)
 	}
-	m.pendingBytes -= bytes
+	// The messages stay counted in pendingBytes until the lease settles:
+	// until then they are in memory as much as buffered ones.
 	m.leases++
 	m.broadcast()
 	return l
@@ -96,8 +97,15 @@ func (m *member) settle(l *Lease, delivered bool) {
 	m.mu.Lock()
 	m.leases--
 	for p, msgs := range l.taken {
+		if m.sess != l.sess {
+			// The session's end dropped all it held.
+			continue
+		}
 		pb := m.parts[p]
-		if m.sess != l.sess || pb == nil || pb.leased != l {
+		if pb == nil || pb.leased != l {
+			// The partition was revoked meanwhile: its next owner
+			// fetches the messages again.
+			m.pendingBytes -= bytesOf(msgs)
 			continue
 		}
 		pb.leased = nil
@@ -105,10 +113,8 @@ func (m *member) settle(l *Lease, delivered bool) {
 			for _, msg := range msgs {
 				l.sess.MarkMessage(msg, "")
 			}
+			m.pendingBytes -= bytesOf(msgs)
 			continue
-		}
-		for _, msg := range msgs {
-			m.pendingBytes += len(msg.Value)
 		}
 		pb.msgs = append(msgs, pb.msgs...)
 	}
@@ -228,7 +234,10 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 		}
 		if time.Until(deadline) <= 0 {
 			if !assigned {
-				return nil, newError(KindUnavailable, nil, "the consumer group %s is still being assigned partitions", m.groupID)
+				err := newError(KindRebalancing, nil, "consumer group %s is being rebalanced and has no partitions assigned after %s: a member that stopped without leaving holds them until its %s session expires; retry",
+					m.groupID, assignWait, groupSessionTimeout)
+				err.RetryAfter = time.Second
+				return nil, err
 			}
 			if behind {
 				m.giveUpCatchingUp(sess)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -20,8 +21,12 @@ type Tuning struct {
 	ConsumerIdleTimeout time.Duration
 	ClientIdleTimeout   time.Duration
 	// BufferBytes bounds the message bytes one consumer group member keeps
-	// fetched ahead of requests.
+	// fetched ahead of requests or handed out and awaiting delivery.
 	BufferBytes int
+	// MemoryBytes bounds what all consumer group members hold together,
+	// UserMemoryBytes what one user's hold (see memory.go).
+	MemoryBytes     int64
+	UserMemoryBytes int64
 	// LoginRate is the number of new Kafka logins allowed per second.
 	LoginRate float64
 }
@@ -33,6 +38,9 @@ type Pool struct {
 	log    *slog.Logger
 	logins singleflight.Group
 	limit  *loginLimiter
+	memory *budget
+	// evictions counts idle members closed to make room for others.
+	evictions atomic.Int64
 
 	mu     sync.Mutex
 	users  map[string]*User
@@ -52,6 +60,7 @@ func NewPool(opts Options, tuning Tuning, log *slog.Logger) *Pool {
 		tuning:   tuning,
 		log:      log,
 		limit:    newLoginLimiter(tuning.LoginRate),
+		memory:   newBudget("gateway", tuning.MemoryBytes, nil),
 		users:    map[string]*User{},
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -82,6 +91,13 @@ func (p *Pool) Get(name, password string) (*User, error) {
 			return nil, err
 		}
 		u.passwordHash = hash
+		u.memory = newBudget("user "+name, p.tuning.UserMemoryBytes, p.memory)
+		u.reclaim = func(own bool) bool {
+			if own {
+				return p.closeIdleMember(u)
+			}
+			return p.closeIdleMember(nil)
+		}
 		u.lastUsed = time.Now()
 		p.mu.Lock()
 		old := p.users[name]
@@ -210,12 +226,16 @@ func (u *User) closeIdleMembers(now time.Time, timeout time.Duration) {
 type Stats struct {
 	Users   int
 	Members int
+	// MemoryBytes is what the open members reserved of MemoryLimit.
+	MemoryBytes, MemoryLimit int64
+	// Evictions counts idle members closed to make room for others.
+	Evictions int64
 }
 
 // Stats reports the open users and consumer group members.
 func (p *Pool) Stats() Stats {
 	users := p.snapshot()
-	st := Stats{Users: len(users)}
+	st := Stats{Users: len(users), MemoryBytes: p.memory.Used(), MemoryLimit: p.memory.limit, Evictions: p.evictions.Load()}
 	for _, u := range users {
 		u.membersMu.Lock()
 		st.Members += len(u.members)

@@ -16,10 +16,6 @@ import (
 // is not asked about again. Kafka still enforces its ACLs on every request.
 const topicCheckTTL = 30 * time.Second
 
-// maxMembersPerUser bounds the consumer groups one user can keep open in a
-// gateway, so that ?group= cannot grow memory and connections without end.
-const maxMembersPerUser = 100
-
 // User is one Kafka login: a sarama client shared by all of that user's
 // requests, the producer built on it, and the user's consumer group members.
 type User struct {
@@ -43,6 +39,11 @@ type User struct {
 
 	membersMu sync.Mutex
 	members   map[memberKey]*member
+	// memory is the user's budget for its members (see memory.go);
+	// reclaim closes an idle member to make room, the user's own or
+	// anyone's, and tells whether there was one.
+	memory  *budget
+	reclaim func(own bool) bool
 
 	// Guarded by the pool's lock.
 	passwordHash [32]byte

@@ -61,7 +61,9 @@ type replicaSet struct {
 	dir      string
 	certFile string
 	keyFile  string
-	client   *http.Client
+	// args are flags every replica gets on top of the common ones.
+	args   []string
+	client *http.Client
 
 	mu       sync.Mutex
 	replicas []*replica
@@ -75,14 +77,14 @@ type replica struct {
 	done chan struct{}
 }
 
-func startReplicas(t testing.TB, tb *testBroker, n int) *replicaSet {
+func startReplicas(t testing.TB, tb *testBroker, n int, args ...string) *replicaSet {
 	t.Helper()
 	dir := t.TempDir()
 	cert, err := selfsigned.New("localhost", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := &replicaSet{t: t, tb: tb, dir: dir, certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key")}
+	rs := &replicaSet{t: t, tb: tb, dir: dir, certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"), args: args}
 	writeFile(t, rs.certFile, cert.CertPEM)
 	writeFile(t, rs.keyFile, cert.KeyPEM)
 	writeFile(t, filepath.Join(dir, "peer-token"), []byte(rand.Text()))
@@ -109,14 +111,14 @@ func startReplicas(t testing.TB, tb *testBroker, n int) *replicaSet {
 // add starts one more replica and waits until it serves.
 func (rs *replicaSet) add() *replica {
 	rs.t.Helper()
-	cmd := exec.Command(gatewayBinary(rs.t),
+	cmd := exec.Command(gatewayBinary(rs.t), append([]string{
 		"--listen-address=127.0.0.1:0",
 		"--peer-listen-address=127.0.0.1:0",
-		"--peer-token-file="+filepath.Join(rs.dir, "peer-token"),
-		"--kafka-brokers="+rs.tb.Addr,
-		"--tls-cert-file="+rs.certFile, "--tls-key-file="+rs.keyFile,
+		"--peer-token-file=" + filepath.Join(rs.dir, "peer-token"),
+		"--kafka-brokers=" + rs.tb.Addr,
+		"--tls-cert-file=" + rs.certFile, "--tls-key-file=" + rs.keyFile,
 		"--shutdown-timeout=20s",
-	)
+	}, rs.args...)...)
 	cmd.Env = []string{}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -345,11 +347,13 @@ func TestConcurrentConsumersAcrossReplicasNeverShareAMessage(t *testing.T) {
 // messages: the next GET, on any replica, gets them.
 func TestMessagesOfACutResponseComeAgain(t *testing.T) {
 	tb := startBroker(t, embedded.BrokerOptions{})
-	rs := startReplicas(t, tb, 3)
-	pass := tb.passwords[userA]
 	// Values of 64 KiB, 200 to a response: 12.5 MiB, far more than
 	// socket buffers hold, so the gateway is still writing when the
-	// client leaves.
+	// client leaves. A response holds what the member buffers, hence the
+	// buffer's size. (A response that fits in the socket buffers counts
+	// as delivered once written, whatever the client does next.)
+	rs := startReplicas(t, tb, 3, "--consumer-buffer-bytes=16777216")
+	pass := tb.passwords[userA]
 	value := strings.Repeat("x", 64<<10)
 	const total = 200
 	for start := 0; start < total; start += 10 {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -117,10 +118,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 		peers = httpapi.NewPeers(string(bytes.TrimSpace(token)))
 	}
+	goMemLimit := debug.SetMemoryLimit(-1)
+	consumeMemory, userConsumeMemory := cfg.ConsumeMemory(goMemLimit)
+	log.Info("consume memory budgets", "gateway_bytes", consumeMemory, "user_bytes", userConsumeMemory,
+		"member_buffer_bytes", cfg.ConsumerBufferBytes, "go_memory_limit_bytes", goMemLimit)
 	pool := kafka.NewPool(opts, kafka.Tuning{
 		ConsumerIdleTimeout: cfg.ConsumerIdleTimeout,
 		ClientIdleTimeout:   cfg.ClientIdleTimeout,
-		BufferBytes:         2 * cfg.MaxResponseBytes,
+		BufferBytes:         cfg.ConsumerBufferBytes,
+		MemoryBytes:         consumeMemory,
+		UserMemoryBytes:     userConsumeMemory,
 		LoginRate:           cfg.LoginRate,
 	}, log)
 	deps := httpapi.Deps{

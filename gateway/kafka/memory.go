@@ -1,0 +1,124 @@
+package kafka
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/IBM/sarama"
+)
+
+// What consume holds in memory is bounded by budgets: one for the gateway
+// and one per user that draws on it. A consumer group member reserves its
+// worst case when it opens (memberBytes) and gives it back when it closes,
+// so the sum of what members can hold never exceeds the budgets, whatever
+// the messages' sizes and however many groups a client names. A member
+// that does not fit first makes room by closing idle members, the user's
+// own and then anyone's, least recently used first; when every member is
+// busy the request is refused with 429.
+
+// budget is a number of bytes that holders reserve and give back. A user's
+// budget reserves from the gateway's as well.
+type budget struct {
+	name   string
+	limit  int64
+	parent *budget
+
+	mu   sync.Mutex
+	used int64
+}
+
+func newBudget(name string, limit int64, parent *budget) *budget {
+	return &budget{name: name, limit: limit, parent: parent}
+}
+
+// reserve takes n bytes from b and its parent, or nothing. When it takes
+// nothing, it returns the budget that is short.
+func (b *budget) reserve(n int64) (short *budget) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		return b
+	}
+	if b.parent != nil {
+		if short := b.parent.reserve(n); short != nil {
+			return short
+		}
+	}
+	b.used += n
+	return nil
+}
+
+// release gives back n bytes reserved earlier.
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	if b.parent != nil {
+		b.parent.release(n)
+	}
+}
+
+// Used is how many bytes are reserved now.
+func (b *budget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// fetchUnit is the most bytes one fetched record batch can hold: the
+// topics' max.message.bytes, which the gateway's MaxMessageBytes is meant
+// to match, plus framing. Kafka hands a batch to a fetch whole, even one
+// larger than the fetch's limits, so it is the unit of what sarama holds.
+func (o Options) fetchUnit() int64 { return int64(o.MaxMessageBytes) + recordOverhead }
+
+// memberBytes is the most a member of a topic with the given partitions
+// holds: a fetch response being read, one response per partition being
+// fed to it (sarama's read-ahead is one message per partition, see
+// consumerConfig), and its own buffer, which can pass its bound by one
+// message. Buffered messages are copies (see copyMessage), so they do not
+// keep the fetch responses they came in alive.
+func (o Options) memberBytes(partitions int, bufferBytes int) int64 {
+	return int64(partitions+2)*o.fetchUnit() + int64(bufferBytes)
+}
+
+// messageBytes is what a buffered message costs.
+func messageBytes(msg *sarama.ConsumerMessage) int {
+	n := len(msg.Key) + len(msg.Value)
+	for _, h := range msg.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+func bytesOf(msgs []*sarama.ConsumerMessage) int {
+	n := 0
+	for _, msg := range msgs {
+		n += messageBytes(msg)
+	}
+	return n
+}
+
+// copyMessage returns msg with its own key, value and headers: sarama's
+// point into the fetch response they were decoded from, which one small
+// buffered message would otherwise keep alive whole.
+func copyMessage(msg *sarama.ConsumerMessage) *sarama.ConsumerMessage {
+	c := *msg
+	buf := make([]byte, 0, messageBytes(msg))
+	take := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		buf = append(buf, b...)
+		return buf[len(buf)-len(b) : len(buf) : len(buf)]
+	}
+	c.Key, c.Value = take(msg.Key), take(msg.Value)
+	if msg.Headers != nil {
+		c.Headers = make([]*sarama.RecordHeader, len(msg.Headers))
+		for i, h := range msg.Headers {
+			c.Headers[i] = &sarama.RecordHeader{Key: take(h.Key), Value: take(h.Value)}
+		}
+	}
+	return &c
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
