@@ -19,8 +19,13 @@ import (
 // metric reads one unlabelled value from /metrics.
 func (g *gateway) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	r := g.get(t, "", "", "/metrics")
-	for _, line := range strings.Split(string(r.body), "\n") {
+	return metricIn(t, g.get(t, "", "", "/metrics").body, name)
+}
+
+// metricIn reads one unlabelled value from a /metrics page.
+func metricIn(t testing.TB, page []byte, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(string(page), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {

@@ -61,8 +61,10 @@ type replicaSet struct {
 	dir      string
 	certFile string
 	keyFile  string
-	// args are flags every replica gets on top of the common ones.
+	// args are flags every replica gets on top of the common ones, env
+	// its environment.
 	args   []string
+	env    []string
 	client *http.Client
 
 	mu       sync.Mutex
@@ -79,12 +81,17 @@ type replica struct {
 
 func startReplicas(t testing.TB, tb *testBroker, n int, args ...string) *replicaSet {
 	t.Helper()
+	return startReplicasWithEnv(t, tb, n, nil, args...)
+}
+
+func startReplicasWithEnv(t testing.TB, tb *testBroker, n int, env []string, args ...string) *replicaSet {
+	t.Helper()
 	dir := t.TempDir()
 	cert, err := selfsigned.New("localhost", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := &replicaSet{t: t, tb: tb, dir: dir, certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"), args: args}
+	rs := &replicaSet{t: t, tb: tb, dir: dir, certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"), args: args, env: env}
 	writeFile(t, rs.certFile, cert.CertPEM)
 	writeFile(t, rs.keyFile, cert.KeyPEM)
 	writeFile(t, filepath.Join(dir, "peer-token"), []byte(rand.Text()))
@@ -119,7 +126,7 @@ func (rs *replicaSet) add() *replica {
 		"--tls-cert-file=" + rs.certFile, "--tls-key-file=" + rs.keyFile,
 		"--shutdown-timeout=20s",
 	}, rs.args...)...)
-	cmd.Env = []string{}
+	cmd.Env = append([]string{}, rs.env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		rs.t.Fatal(err)
