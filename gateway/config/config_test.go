@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,30 @@ func TestCAFileImpliesKafkaTLS(t *testing.T) {
 	cfg, err := Parse([]string{"--kafka-brokers", "k:9093", "--kafka-ca-file", "ca.pem"}, env(nil), io.Discard)
 	if err != nil || !cfg.KafkaTLS {
 		t.Fatalf("cfg %+v, err %v: want KafkaTLS on", cfg, err)
+	}
+}
+
+func TestConsumeMemoryIsDerivedFromTheGoMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		flags         []string
+		goLimit       int64
+		gateway, user int64
+	}{
+		{nil, math.MaxInt64, 512 << 20, 128 << 20},
+		{nil, 200 << 20, 100 << 20, 25 << 20},
+		{[]string{"--consume-memory-bytes=1000"}, 200 << 20, 1000, 250},
+		{[]string{"--user-consume-memory-bytes=300"}, 200 << 20, 100 << 20, 300},
+		{[]string{"--consume-memory-bytes=1000", "--user-consume-memory-bytes=1000"}, math.MaxInt64, 1000, 1000},
+	} {
+		cfg, err := Parse(append([]string{"--kafka-brokers=k:9092"}, tc.flags...), func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, u := cfg.ConsumeMemory(tc.goLimit); g != tc.gateway || u != tc.user {
+			t.Errorf("%v with a Go limit of %d: %d and %d, want %d and %d", tc.flags, tc.goLimit, g, u, tc.gateway, tc.user)
+		}
+	}
+	if _, err := Parse([]string{"--kafka-brokers=k:9092", "--consume-memory-bytes=10", "--user-consume-memory-bytes=11"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("a user budget over the gateway's was accepted")
 	}
 }
