@@ -33,7 +33,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 	"qaas.dev/qaas/internal/flagenv"
 	"qaas.dev/qaas/internal/standin"
 )
@@ -136,7 +136,7 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 	}
 	t.Setenv("KUBECONFIG", kubeconfigPath)
 
-	broker, err := embedded.StartBroker(embedded.BrokerOptions{AdminPassword: rand.Text()})
+	broker, err := embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{AdminPassword: rand.Text()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 	managerPod := install(t, k8s)
 	for _, obj := range []client.Object{
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kafka-admin", Namespace: "qaas-system"},
-			Data: map[string][]byte{"username": []byte(embedded.AdminUser), "password": []byte(broker.AdminPassword)}},
+			Data: map[string][]byte{"username": []byte(embeddedkafka.AdminUser), "password": []byte(broker.AdminPassword)}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		&queuev1alpha1.QueueApp{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "team-a"},
 			Spec: queuev1alpha1.QueueAppSpec{Topics: []queuev1alpha1.TopicSpec{{Name: "orders", Partitions: 2}}}},
