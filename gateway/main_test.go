@@ -10,7 +10,8 @@ import (
 	"testing"
 )
 
-// README.md shows the gateway's flags as --help prints them.
+// README.md shows the gateway's flags exactly as --help prints them: no
+// flag missing, none that is gone.
 func TestREADMEShowsTheCurrentFlags(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -25,6 +26,11 @@ func TestREADMEShowsTheCurrentFlags(t *testing.T) {
 		if !strings.Contains(string(readme), line+"\n") {
 			t.Errorf("README.md lacks this line of --help: %q (paste bin/gateway --help into it)", line)
 		}
+	}
+	_, block, _ := strings.Cut(string(readme), "`bin/gateway --help` lists them:\n\n```\n")
+	block, _, _ = strings.Cut(block, "```")
+	if want := strings.Join(lines[4:], "\n"); block != want {
+		t.Errorf("README.md's block of the gateway's flags is not --help's (paste bin/gateway --help into it):\n%s\nwant:\n%s", block, want)
 	}
 }
 
