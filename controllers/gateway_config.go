@@ -56,7 +56,9 @@ func LocalGatewayArgs(podArgs []string, credentialsDir, listen string) ([]string
 	cfg.CredentialsDir = credentialsDir
 	cfg.PeerTokenFile = inCredentialsDir(cfg.PeerTokenFile)
 	cfg.Kafka.CAFile = inCredentialsDir(cfg.Kafka.CAFile)
-	cfg.PeerListenAddress = "127.0.0.1:0"
-	cfg.PeerAdvertiseHost = ""
+	if cfg.PeerListenAddress != "" {
+		cfg.PeerListenAddress = "127.0.0.1:0"
+		cfg.PeerAdvertiseHost = ""
+	}
 	return cfg.Args(), nil
 }

@@ -11,8 +11,8 @@ import (
 	"qaas.dev/qaas/internal/kafkaconn"
 )
 
-// derived are the fields no flag sets, with the reason; Args leaves them
-// out and the round trip ignores them.
+// derived are the fields no flag sets, with the reason: Args leaves them
+// out, so the fixture leaves them zero.
 var derived = map[string]string{
 	"PeerAdvertiseAddress": "set by server.Listen from --peer-advertise-host and the peer listener",
 }
