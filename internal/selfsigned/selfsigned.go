@@ -1,5 +1,5 @@
 // Package selfsigned makes self-signed TLS certificates for when no
-// certificate is given: the embedded demo and tests.
+// certificate is given: the operator's default for a QueueApp, the gateway demo and tests.
 package selfsigned
 
 import (
