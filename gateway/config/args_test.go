@@ -65,7 +65,8 @@ func TestArgsParseBackToTheSameConfig(t *testing.T) {
 		t.Fatalf("the gateway refuses %q: %v", args, err)
 	}
 	if !reflect.DeepEqual(*got, want) {
-		t.Fatalf("rendered as %q, parsed back as\n%+v\nwant\n%+v", args, *got, want)
+		checkFieldsEqual(t, "Config", reflect.ValueOf(*got), reflect.ValueOf(want))
+		t.Fatalf("rendered as %q", args)
 	}
 }
 
@@ -97,6 +98,22 @@ func checkEveryFieldDiffers(t *testing.T, path string, v, def reflect.Value) {
 		}
 		if field.IsZero() || reflect.DeepEqual(field.Interface(), fieldDef.Interface()) {
 			t.Errorf("%s.%s is at its default in everyFieldSet: give it another value, so the round trip covers it", path, name)
+		}
+	}
+}
+
+// checkFieldsEqual fails for each field of got (recursing into structs)
+// that differs from want's.
+func checkFieldsEqual(t *testing.T, path string, got, want reflect.Value) {
+	t.Helper()
+	for i := range got.NumField() {
+		name := path + "." + got.Type().Field(i).Name
+		if got.Field(i).Kind() == reflect.Struct {
+			checkFieldsEqual(t, name, got.Field(i), want.Field(i))
+			continue
+		}
+		if g, w := got.Field(i).Interface(), want.Field(i).Interface(); !reflect.DeepEqual(g, w) {
+			t.Errorf("%s is %v once rendered and parsed back, want %v: does a flag render and read it?", name, g, w)
 		}
 	}
 }
