@@ -12,7 +12,7 @@ import (
 
 // The gateway demo prints a block a user pastes into a shell; pasted
 // into bash, its three curl lines work as OVH documents them.
-func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
+func TestGatewayDemoWorksAsPrinted(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("this test runs the printed curl lines and needs curl on the PATH")
 	}
@@ -63,7 +63,7 @@ func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
 
 // With --data-dir, a restarted demo keeps its password, certificate and
 // messages.
-func TestEmbeddedDemoKeepsItsDataDir(t *testing.T) {
+func TestGatewayDemoKeepsItsDataDir(t *testing.T) {
 	dir := t.TempDir()
 	start := func() (demotest.Block, func()) {
 		b, stop := demotest.Start(run, []string{"--data-dir", dir, "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
