@@ -112,7 +112,7 @@ demo: ## Run everything on this machine (API server, Kafka, operator, the sample
 
 .PHONY: demo-gateway
 demo-gateway: ## Run the gateway alone with an embedded Kafka and a demo tenant; prints how to use it.
-	$(GO) run ./gateway --embedded-kafka
+	$(GO) run ./demo/gateway
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig (pass flags in ARGS).

@@ -17,7 +17,6 @@ import (
 
 	"qaas.dev/qaas/controllers"
 	"qaas.dev/qaas/internal/flagenv"
-	"qaas.dev/qaas/internal/kafkasasl"
 	"qaas.dev/qaas/internal/operator"
 )
 
@@ -35,7 +34,6 @@ func main() {
 type options struct {
 	operator.Options
 	podName       string
-	kafkaCAFile   string
 	defaultIssuer string
 	zap           zap.Options
 }
@@ -57,15 +55,12 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&s.RequireIngressAddress, "require-ingress-address", true, "Ready waits until the Ingress controller publishes an address in the Ingress's status; turn it off for controllers that publish none (Ready then means the gateway serves behind its Service)")
 	fs.StringVar(&o.defaultIssuer, "default-issuer", "", "cert-manager issuer for QueueApps that name no TLS source, as ClusterIssuer/NAME or Issuer/NAME; without it such QueueApps get a self-signed certificate")
 
-	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers the gateways (and the operator) connect to", func(v string) error {
-		s.Kafka.Brokers = flagenv.SplitList(v)
-		return nil
-	})
-	fs.StringVar(&s.Kafka.SASLMechanism, "kafka-sasl-mechanism", kafkasasl.ScramSHA512, "SASL mechanism of Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
-	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "Kafka brokers speak TLS")
-	fs.StringVar(&o.kafkaCAFile, "kafka-ca-file", "", "PEM CA bundle of the Kafka brokers' certificates (implies --kafka-tls); copied into each tenant's credentials Secret for its gateway")
+	// The gateways get the operator's Kafka settings, so one set of flags
+	// configures both.
+	s.Kafka.AddFlags(fs)
+	fs.Lookup("kafka-brokers").Usage += "; the operator and every gateway connect to them"
+	fs.Lookup("kafka-ca-file").Usage += "; copied into each tenant's credentials Secret for its gateway"
 	fs.StringVar(&o.AdminSecret, "kafka-admin-secret", "", "Secret in the operator's namespace with keys username and password: the Kafka admin login used to provision tenants")
-	fs.StringVar(&o.KafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version the operator speaks (the oldest broker version in the cluster)")
 	fs.IntVar(&o.ReplicationFactor, "kafka-replication-factor", -1, "replication factor of topics whose QueueApp sets none; -1 leaves it to the brokers' default.replication.factor")
 	o.zap.BindFlags(fs)
 	return fs
@@ -81,11 +76,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if o.Settings.GatewayImage == "" && (o.podName == "" || o.Namespace == "") {
 		errs = append(errs, errors.New("--gateway-image is required outside a pod; in a pod, --pod-name and --operator-namespace let the gateways run the manager's own image"))
 	}
-	if len(o.Settings.Kafka.Brokers) == 0 {
-		errs = append(errs, errors.New("--kafka-brokers is required"))
-	}
-	if err := kafkasasl.Check(o.Settings.Kafka.SASLMechanism); err != nil {
-		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism: %w", err))
+	if err := o.Settings.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.defaultIssuer != "" {
 		kind, name, ok := cutIssuer(o.defaultIssuer)
@@ -97,13 +89,12 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if o.AdminSecret != "" && o.Namespace == "" {
 		errs = append(errs, errors.New("--kafka-admin-secret needs --operator-namespace, where the Secret is"))
 	}
-	if o.kafkaCAFile != "" {
-		ca, err := os.ReadFile(o.kafkaCAFile)
+	if o.Settings.Kafka.CAFile != "" {
+		ca, err := os.ReadFile(o.Settings.Kafka.CAFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--kafka-ca-file: %w", err))
 		}
 		o.Settings.Kafka.CAPEM = ca
-		o.Settings.Kafka.TLS = true
 	}
 	return o, errors.Join(errs...)
 }

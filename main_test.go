@@ -33,7 +33,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/gateway/config"
+	"qaas.dev/qaas/internal/embeddedkafka"
 	"qaas.dev/qaas/internal/flagenv"
 	"qaas.dev/qaas/internal/standin"
 )
@@ -73,6 +74,7 @@ func TestManagerOptionsExplainMistakes(t *testing.T) {
 		"bad mechanism":   {[]string{"--gateway-image", "i", "--kafka-brokers", "k:9092", "--kafka-sasl-mechanism", "OAUTH"}, "OAUTH"},
 		"bad issuer":      {[]string{"--gateway-image", "i", "--kafka-brokers", "k:9092", "--default-issuer", "letsencrypt"}, "ClusterIssuer/NAME"},
 		"missing CA file": {[]string{"--gateway-image", "i", "--kafka-brokers", "k:9092", "--kafka-ca-file", "/nonexistent"}, "--kafka-ca-file"},
+		"bad version":     {[]string{"--gateway-image", "i", "--kafka-brokers", "k:9092", "--kafka-version", "3.x"}, "--kafka-version"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -136,7 +138,7 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 	}
 	t.Setenv("KUBECONFIG", kubeconfigPath)
 
-	broker, err := embedded.StartBroker(embedded.BrokerOptions{AdminPassword: rand.Text()})
+	broker, err := embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{AdminPassword: rand.Text()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +155,7 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 	managerPod := install(t, k8s)
 	for _, obj := range []client.Object{
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kafka-admin", Namespace: "qaas-system"},
-			Data: map[string][]byte{"username": []byte(embedded.AdminUser), "password": []byte(broker.AdminPassword)}},
+			Data: map[string][]byte{"username": []byte(embeddedkafka.AdminUser), "password": []byte(broker.AdminPassword)}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		&queuev1alpha1.QueueApp{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "team-a"},
 			Spec: queuev1alpha1.QueueAppSpec{Topics: []queuev1alpha1.TopicSpec{{Name: "orders", Partitions: 2}}}},
@@ -169,6 +171,9 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 	}
 	probeAddr := probes.Addr().String()
 	probes.Close()
+	// Not the gateway's default, so that only a gateway given the
+	// manager's version speaks it.
+	const kafkaVersion = "3.7.1"
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	var log syncBuffer
@@ -176,7 +181,7 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 		done <- run(runCtx, []string{
 			"--pod-name=" + managerPod.Name, "--kafka-brokers=" + broker.Addr,
 			"--kafka-admin-secret=kafka-admin", "--operator-namespace=qaas-system", "--ingress-domain=queue.example.com",
-			"--metrics-bind-address=0", "--health-probe-bind-address=" + probeAddr, "--leader-elect",
+			"--metrics-bind-address=0", "--health-probe-bind-address=" + probeAddr, "--leader-elect", "--kafka-version=" + kafkaVersion,
 		}, func(string) string { return "" }, &log)
 	}()
 	stopped := false
@@ -238,6 +243,12 @@ func TestManagerRunsAgainstAnAPIServerAndKafka(t *testing.T) {
 	}
 	if got, want := gateway.Spec.Template.Spec.Containers[0].Image, managerPod.Spec.Containers[0].Image; got != want || want == "" {
 		t.Errorf("the gateways run %q, the manager %q: want the manager's own image", got, want)
+	}
+	gatewayArgs := gateway.Spec.Template.Spec.Containers[0].Args
+	if cfg, err := config.Parse(gatewayArgs, func(string) string { return "" }, io.Discard); err != nil {
+		t.Errorf("the gateway refuses its arguments %q: %v", gatewayArgs, err)
+	} else if cfg.Kafka.Version != kafkaVersion || !slices.Equal(cfg.Kafka.Brokers, []string{broker.Addr}) {
+		t.Errorf("the gateways reach Kafka with %+v, want the manager's brokers and version %s", cfg.Kafka, kafkaVersion)
 	}
 	resp, err := http.Get("http://" + probeAddr + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {

@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"io"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,8 @@ import (
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/gateway/config"
+	"qaas.dev/qaas/internal/credentialsdir"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
 var testSettings = Settings{
@@ -22,7 +26,9 @@ var testSettings = Settings{
 	GatewayImage:       "registry.example.com/qaas:1.0",
 	IngressDomain:      "queue.example.com",
 	IngressClassName:   "nginx",
-	Kafka:              KafkaConnection{Brokers: []string{"k0:9093", "k1:9093"}, SASLMechanism: "SCRAM-SHA-512"},
+	Kafka: KafkaConnection{Settings: kafkaconn.Settings{
+		Brokers: []string{"k0:9093", "k1:9093"}, SASLMechanism: kafkaconn.ScramSHA512, Version: "3.7.1",
+	}},
 }
 
 func testApp() *queuev1alpha1.QueueApp {
@@ -42,8 +48,8 @@ func TestCredentialsSecretKeepsPasswords(t *testing.T) {
 	n := 0
 	generate := func() string { n++; return "generated-" + string(rune('0'+n)) }
 	existing := &corev1.Secret{Data: map[string][]byte{
-		PasswordKey("admin"): []byte("kept"),
-		PasswordKey("gone"):  []byte("old"),
+		credentialsdir.PasswordKey("admin"): []byte("kept"),
+		credentialsdir.PasswordKey("gone"):  []byte("old"),
 	}}
 	cases := map[string]struct {
 		app      func() *queuev1alpha1.QueueApp
@@ -82,7 +88,7 @@ func TestCredentialsSecretKeepsPasswords(t *testing.T) {
 				}
 			}
 			for _, u := range usersOf(c.app()) {
-				if len(s.Data[PasswordKey(u.Name)]) == 0 {
+				if len(s.Data[credentialsdir.PasswordKey(u.Name)]) == 0 {
 					t.Errorf("user %s has no password", u.Name)
 				}
 			}
@@ -97,21 +103,37 @@ func TestCredentialsSecretKeepsPasswords(t *testing.T) {
 }
 
 // The Deployment's arguments are flags the gateway defines: parsed with
-// the gateway's own flag set, they give the settings back.
+// the gateway's own flag set, they give the operator's Kafka settings
+// (its version included) back, the CA as the mounted Secret's file, and
+// the ports the pod declares.
 func TestGatewayArgsParseWithTheGatewaysFlags(t *testing.T) {
 	settings := testSettings
 	settings.Kafka.TLS = true
+	settings.Kafka.CAFile = "/operator/ca.pem"
 	settings.Kafka.CAPEM = []byte("ca")
 	dep := buildDeployment(testApp(), settings, "hash")
-	args := dep.Spec.Template.Spec.Containers[0].Args
-	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
+	ctr := dep.Spec.Template.Spec.Containers[0]
+	cfg, err := config.Parse(ctr.Args, func(string) string { return "" }, io.Discard)
 	if err != nil {
-		t.Fatalf("the gateway refuses the operator's arguments %q: %v", args, err)
+		t.Fatalf("the gateway refuses the operator's arguments %q: %v", ctr.Args, err)
 	}
-	if cfg.CredentialsDir != credentialsMountPath || !slices.Equal(cfg.KafkaBrokers, settings.Kafka.Brokers) ||
-		cfg.KafkaSASLMechanism != "SCRAM-SHA-512" || !cfg.KafkaTLS || cfg.KafkaCAFile != credentialsMountPath+"/kafka-ca.crt" ||
-		cfg.TLSCertFile != "" || !strings.HasSuffix(cfg.ListenAddress, ":8080") {
-		t.Fatalf("the gateway would run with %+v", cfg)
+	wantKafka := settings.Kafka.Settings
+	wantKafka.CAFile = credentialsMountPath + "/" + credentialsdir.KafkaCA
+	if !reflect.DeepEqual(cfg.Kafka, wantKafka) {
+		t.Errorf("the gateway would reach Kafka with %+v, want the operator's %+v", cfg.Kafka, wantKafka)
+	}
+	if cfg.CredentialsDir != credentialsMountPath || cfg.TLSCertFile != "" ||
+		cfg.PeerTokenFile != credentialsMountPath+"/"+credentialsdir.PeerToken {
+		t.Errorf("the gateway would run with %+v", cfg)
+	}
+	ports := map[string]int32{}
+	for _, p := range ctr.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	for name, addr := range map[string]string{"http": cfg.ListenAddress, "peer": cfg.PeerListenAddress} {
+		if !strings.HasSuffix(addr, ":"+strconv.Itoa(int(ports[name]))) {
+			t.Errorf("the gateway listens on %s, the pod declares its %s port %d", addr, name, ports[name])
+		}
 	}
 }
 

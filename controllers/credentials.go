@@ -10,32 +10,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/credentialsdir"
 )
 
-// Keys of the credentials Secret besides the per-user "<user>.username" and
-// "<user>.password" (the layout the gateway's --credentials-dir reads).
+// Keys of the credentials Secret for its readers, besides those the gateway
+// reads (credentialsdir: the users, the peer token, the Kafka CA).
 const (
 	// KeyURL holds the endpoint's URL.
 	KeyURL = "url"
 	// KeyEndpointCA holds the endpoint's CA when its certificate is
 	// self-signed, for clients to trust (CURL_CA_BUNDLE).
 	KeyEndpointCA = "ca.crt"
-	// KeyKafkaCA holds the CA of the Kafka brokers, for the gateway.
-	KeyKafkaCA = "kafka-ca.crt"
-	// KeyPeerToken holds the secret the gateway replicas of the app share
-	// to forward consumes to each other. It is made once and kept.
-	KeyPeerToken = "peer-token"
 	// topicKeySuffix ends "<topic>.topic" keys holding Kafka topic names.
 	// Topic and user names hold no dot, so no key of a topic is a key of
 	// a user ("<user>.username", "<user>.password").
 	topicKeySuffix = ".topic"
 )
-
-// UsernameKey and PasswordKey are the Secret keys of one user.
-func UsernameKey(user string) string { return user + ".username" }
-
-// PasswordKey is the Secret key of a user's password.
-func PasswordKey(user string) string { return user + ".password" }
 
 // newPassword makes a password with 130 bits from crypto/rand.
 func newPassword() string { return rand.Text() }
@@ -46,20 +36,21 @@ func newPassword() string { return rand.Text() }
 func buildCredentialsSecret(app *queuev1alpha1.QueueApp, settings Settings, url string, endpointCA []byte,
 	existing *corev1.Secret, generate func() string) *corev1.Secret {
 	data := map[string][]byte{KeyURL: []byte(url)}
-	data[KeyPeerToken] = []byte(generate())
-	if existing != nil && len(existing.Data[KeyPeerToken]) > 0 {
-		data[KeyPeerToken] = existing.Data[KeyPeerToken]
+	// The peer token is made once and kept.
+	data[credentialsdir.PeerToken] = []byte(generate())
+	if existing != nil && len(existing.Data[credentialsdir.PeerToken]) > 0 {
+		data[credentialsdir.PeerToken] = existing.Data[credentialsdir.PeerToken]
 	}
 	for _, u := range usersOf(app) {
 		password := ""
 		if existing != nil {
-			password = string(existing.Data[PasswordKey(u.Name)])
+			password = string(existing.Data[credentialsdir.PasswordKey(u.Name)])
 		}
 		if password == "" {
 			password = generate()
 		}
-		data[UsernameKey(u.Name)] = []byte(app.KafkaUserName(u.Name))
-		data[PasswordKey(u.Name)] = []byte(password)
+		data[credentialsdir.UsernameKey(u.Name)] = []byte(app.KafkaUserName(u.Name))
+		data[credentialsdir.PasswordKey(u.Name)] = []byte(password)
 	}
 	for _, t := range app.Spec.Topics {
 		data[t.Name+topicKeySuffix] = []byte(app.KafkaTopicName(t.Name))
@@ -68,7 +59,7 @@ func buildCredentialsSecret(app *queuev1alpha1.QueueApp, settings Settings, url 
 		data[KeyEndpointCA] = endpointCA
 	}
 	if len(settings.Kafka.CAPEM) > 0 {
-		data[KeyKafkaCA] = settings.Kafka.CAPEM
+		data[credentialsdir.KafkaCA] = settings.Kafka.CAPEM
 	}
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: CredentialsSecretName(app), Namespace: app.Namespace, Labels: childLabels(app)},

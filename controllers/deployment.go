@@ -1,10 +1,6 @@
 package controllers
 
 import (
-	"strconv"
-	"strings"
-	"time"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,6 +18,8 @@ const (
 	// peerPort is where the gateway replicas of an app forward consumes
 	// to the replica that owns their consumer group.
 	peerPort = 8090
+	// podIPEnv is the container's environment variable holding its pod's IP.
+	podIPEnv = "POD_IP"
 	// credentialsMountPath is where the credentials Secret is mounted.
 	credentialsMountPath = "/etc/qaas/credentials"
 	// CredentialsHashAnnotation on the pod template changes with the
@@ -58,54 +56,6 @@ var defaultResources = corev1.ResourceRequirements{
 	Limits: corev1.ResourceList{
 		corev1.ResourceMemory: resource.MustParse("256Mi"),
 	},
-}
-
-// GatewayArgs are the gateway's command-line flags for app: exactly flags
-// the gateway defines (a test parses them with the gateway's flag set).
-func GatewayArgs(settings Settings) []string {
-	args := []string{
-		"--listen-address=:8080",
-		"--shutdown-timeout=" + (shutdownSeconds * time.Second).String(),
-		"--credentials-dir=" + credentialsMountPath,
-		"--peer-listen-address=:" + strconv.Itoa(peerPort),
-		// The kubelet expands $(POD_IP) from the container's environment.
-		"--peer-advertise-host=$(POD_IP)",
-		"--peer-token-file=" + credentialsMountPath + "/" + KeyPeerToken,
-		"--kafka-brokers=" + strings.Join(settings.Kafka.Brokers, ","),
-		"--kafka-sasl-mechanism=" + settings.Kafka.SASLMechanism,
-	}
-	if settings.Kafka.TLS {
-		args = append(args, "--kafka-tls")
-	}
-	if len(settings.Kafka.CAPEM) > 0 {
-		args = append(args, "--kafka-ca-file="+credentialsMountPath+"/"+KeyKafkaCA)
-	}
-	return args
-}
-
-// LocalGatewayArgs turns a gateway pod's arguments into those of a gateway
-// run as a local process (the demo, tests): the credentials Secret's keys
-// are files in credentialsDir, the API listens on listen and the peer API
-// on a free loopback port.
-func LocalGatewayArgs(podArgs []string, credentialsDir, listen string) []string {
-	var args []string
-	for _, a := range podArgs {
-		switch {
-		case strings.HasPrefix(a, "--credentials-dir="):
-			a = "--credentials-dir=" + credentialsDir
-		case strings.HasPrefix(a, "--listen-address="):
-			a = "--listen-address=" + listen
-		case strings.HasPrefix(a, "--peer-token-file="):
-			a = "--peer-token-file=" + credentialsDir + "/" + KeyPeerToken
-		case strings.HasPrefix(a, "--peer-listen-address="):
-			a = "--peer-listen-address=127.0.0.1:0"
-		case strings.HasPrefix(a, "--peer-advertise-host="):
-			// The peer listener's own address is advertised.
-			continue
-		}
-		args = append(args, a)
-	}
-	return args
 }
 
 // buildDeployment returns the gateway Deployment; credentialsHash is the
@@ -161,9 +111,9 @@ func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentials
 						Name:    "gateway",
 						Image:   image,
 						Command: []string{"/gateway"},
-						Args:    GatewayArgs(settings),
+						Args:    gatewayConfig(settings).Args(),
 						Env: []corev1.EnvVar{{
-							Name:      "POD_IP",
+							Name:      podIPEnv,
 							ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}},
 						}},
 						Ports: []corev1.ContainerPort{

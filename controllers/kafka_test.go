@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/gateway/config"
 	"qaas.dev/qaas/gateway/server"
+	"qaas.dev/qaas/internal/kafkaconn"
 	"qaas.dev/qaas/internal/standin"
 )
 
@@ -118,7 +120,9 @@ func prefixACLs(t *testing.T, prefix string) int {
 }
 
 // runGateway runs the gateway as the QueueApp's Deployment would: its
-// arguments, with the credentials Secret as files in a directory.
+// arguments, with the credentials Secret as files in a directory. The
+// gateway must speak Kafka as the operator does, at the operator's
+// protocol version.
 func runGateway(t *testing.T, app *queuev1alpha1.QueueApp) string {
 	t.Helper()
 	dep := get(t, app.Namespace, GatewayName(app), &appsv1.Deployment{})
@@ -129,7 +133,10 @@ func runGateway(t *testing.T, app *queuev1alpha1.QueueApp) string {
 			t.Fatal(err)
 		}
 	}
-	args := append(LocalGatewayArgs(dep.Spec.Template.Spec.Containers[0].Args, dir, "127.0.0.1:0"), "--log-level=warn")
+	args, err := LocalGatewayArgs(dep.Spec.Template.Spec.Containers[0].Args, dir, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -138,15 +145,40 @@ func runGateway(t *testing.T, app *queuev1alpha1.QueueApp) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logs := &lockedLog{}
+	gw, err := server.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := "version=" + managerSettings.Kafka.Version; managerSettings.Kafka.Version == kafkaconn.DefaultVersion ||
+		!strings.Contains(logs.String(), "speaking Kafka") || !strings.Contains(logs.String(), want) {
+		t.Fatalf("the gateway does not speak the operator's Kafka version %s (which must not be the gateway's default): %s",
+			managerSettings.Kafka.Version, logs.String())
 	}
 	serveCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- gw.Serve(serveCtx, ls) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return "http://" + ls.API.Addr().String()
+}
+
+// lockedLog is a gateway's log, which the test reads while the gateway
+// writes it.
+type lockedLog struct {
+	mu  sync.Mutex
+	log strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.log.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.log.String()
 }
 
 func call(t *testing.T, method, url, user, password, body string) (int, string) {

@@ -34,6 +34,7 @@ import (
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/controllers/kafkaadmin"
+	"qaas.dev/qaas/internal/credentialsdir"
 )
 
 // Finalizer holds a QueueApp until its Kafka users, ACLs (and topics, with
@@ -357,7 +358,7 @@ func (r *QueueAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func kafkaUsers(app *queuev1alpha1.QueueApp, creds *corev1.Secret) []kafkaadmin.User {
 	var out []kafkaadmin.User
 	for _, u := range usersOf(app) {
-		out = append(out, kafkaadmin.User{Name: app.KafkaUserName(u.Name), Password: string(creds.Data[PasswordKey(u.Name)]), Role: u.Role})
+		out = append(out, kafkaadmin.User{Name: app.KafkaUserName(u.Name), Password: string(creds.Data[credentialsdir.PasswordKey(u.Name)]), Role: u.Role})
 	}
 	return out
 }

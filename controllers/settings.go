@@ -1,5 +1,7 @@
 package controllers
 
+import "qaas.dev/qaas/internal/kafkaconn"
+
 // Settings are the platform's choices, set by the operator's flags: they
 // apply to every QueueApp and are not tenant input.
 type Settings struct {
@@ -22,7 +24,7 @@ type Settings struct {
 	// that publish none.
 	RequireIngressAddress bool
 
-	// Kafka is how gateways reach Kafka.
+	// Kafka is how the operator and the gateways reach Kafka.
 	Kafka KafkaConnection
 }
 
@@ -32,14 +34,11 @@ type Issuer struct {
 	Name string
 }
 
-// KafkaConnection is how the gateways reach the platform's Kafka.
+// KafkaConnection is how the operator and the gateways reach the
+// platform's Kafka: the operator's --kafka-* flags, which its gateways get
+// too, with the CA from the operator's CA file.
 type KafkaConnection struct {
-	// Brokers are the bootstrap servers.
-	Brokers []string
-	// SASLMechanism is SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.
-	SASLMechanism string
-	// TLS says whether brokers speak TLS.
-	TLS bool
+	kafkaconn.Settings
 	// CAPEM, when set, is the CA bundle that signs the brokers'
 	// certificates; it is copied into each credentials Secret so that
 	// gateways in tenant namespaces can read it.

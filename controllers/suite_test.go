@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,7 +27,7 @@ import (
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/controllers/kafkaadmin"
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 // The envtest suite: a real kube-apiserver and etcd (built by
@@ -41,7 +40,7 @@ var (
 	reconciler *QueueAppReconciler
 	// broker is the suite's Kafka: kfake with SASL/SCRAM and ACLs on; the
 	// reconciler provisions tenants in it as its superuser.
-	broker        *embedded.Broker
+	broker        *embeddedkafka.Broker
 	brokerDataDir string
 	// brokerAdminPassword stays the same across restarts; the manager's
 	// goroutines read it while tests replace broker.
@@ -86,13 +85,16 @@ func runSuite(m *testing.M) int {
 	managerSettings.AllowImageOverride = false
 	managerSettings.RequireIngressAddress = true
 	managerSettings.Kafka.Brokers = []string{broker.Addr}
+	conn, err := managerSettings.Kafka.Connect()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	provisioner, err := kafkaadmin.New(kafkaadmin.Config{
-		Brokers:                  []string{broker.Addr},
-		Mechanism:                sarama.SASLTypeSCRAMSHA512,
-		Version:                  sarama.V3_6_0_0,
+		Kafka:                    conn,
 		DefaultReplicationFactor: -1,
 		AdminCredentials: func(context.Context) (string, string, error) {
-			return embedded.AdminUser, brokerAdminPassword, nil
+			return embeddedkafka.AdminUser, brokerAdminPassword, nil
 		},
 	})
 	if err != nil {
@@ -151,7 +153,7 @@ func startSuiteBroker() (stop func(), err error) {
 	if brokerDataDir, err = os.MkdirTemp("", "qaas-envtest-kafka-"); err != nil {
 		return nil, err
 	}
-	if broker, err = embedded.StartBroker(embedded.BrokerOptions{DataDir: brokerDataDir, AdminPassword: brokerAdminPassword}); err != nil {
+	if broker, err = embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{DataDir: brokerDataDir, AdminPassword: brokerAdminPassword}); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -165,7 +167,7 @@ func restartBroker(t *testing.T) {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(broker.Addr)
 	n, _ := strconv.Atoi(port)
-	b, err := embedded.StartBroker(embedded.BrokerOptions{Port: n, DataDir: brokerDataDir, AdminPassword: brokerAdminPassword})
+	b, err := embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{Port: n, DataDir: brokerDataDir, AdminPassword: brokerAdminPassword})
 	if err != nil {
 		t.Fatal(err)
 	}

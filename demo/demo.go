@@ -26,10 +26,11 @@ import (
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/controllers"
 	"qaas.dev/qaas/gateway/config"
-	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/gateway/server"
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/embeddedkafka"
+	"qaas.dev/qaas/internal/kafkaconn"
 	"qaas.dev/qaas/internal/operator"
+	"qaas.dev/qaas/internal/ovh"
 	"qaas.dev/qaas/internal/standin"
 )
 
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// 2. Kafka, with SASL/SCRAM and ACLs on, and its admin login in a
 	// Secret of the operator's namespace, as a platform team sets it up.
-	broker, err := embedded.StartBroker(embedded.BrokerOptions{AdminPassword: rand.Text()})
+	broker, err := embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{AdminPassword: rand.Text()})
 	if err != nil {
 		return err
 	}
@@ -84,13 +85,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			GatewayImage:          "qaas:demo",
 			IngressDomain:         ingressDomain,
 			RequireIngressAddress: true,
-			Kafka:                 controllers.KafkaConnection{Brokers: []string{broker.Addr}, SASLMechanism: kafkasasl.ScramSHA512},
+			Kafka: controllers.KafkaConnection{Settings: kafkaconn.Settings{
+				Brokers: []string{broker.Addr}, SASLMechanism: kafkaconn.ScramSHA512, Version: kafkaconn.DefaultVersion,
+			}},
 		},
 		MetricsAddr:       "0",
 		ProbeAddr:         "0",
 		Namespace:         operatorNS,
 		AdminSecret:       adminSecret,
-		KafkaVersion:      "3.6.0",
 		ReplicationFactor: -1,
 	})
 	if err != nil {
@@ -107,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, obj := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: adminSecret, Namespace: operatorNS},
-			Data: map[string][]byte{"username": []byte(embedded.AdminUser), "password": []byte(broker.AdminPassword)}},
+			Data: map[string][]byte{"username": []byte(embeddedkafka.AdminUser), "password": []byte(broker.AdminPassword)}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: sample.Namespace}},
 	} {
 		if err := direct.Create(ctx, obj); err != nil {
@@ -164,7 +166,7 @@ export KUBECONFIG=%s
 %s -n %s get secret %s -o yaml
 
 `, sample.Namespace, sample.Name, url, creds.Data["admin.username"], creds.Data["admin.password"], creds.Data["orders.topic"], caFile,
-		embedded.OVHCalls, kubeconfig, filepath.Join(o.assetsDir, "kubectl"), filepath.Join(o.assetsDir, "kubectl"), sample.Namespace, creds.Name)
+		ovh.Calls, kubeconfig, filepath.Join(o.assetsDir, "kubectl"), filepath.Join(o.assetsDir, "kubectl"), sample.Namespace, creds.Name)
 
 	<-ctx.Done()
 	return nil
@@ -243,7 +245,10 @@ func runGateway(ctx context.Context, c client.Client, app *queuev1alpha1.QueueAp
 			return "", "", nil, err
 		}
 	}
-	args := controllers.LocalGatewayArgs(dep.Spec.Template.Spec.Containers[0].Args, credsDir, listen)
+	args, err := controllers.LocalGatewayArgs(dep.Spec.Template.Spec.Containers[0].Args, credsDir, listen)
+	if err != nil {
+		return "", "", nil, err
+	}
 	args = append(args, "--tls-cert-file="+certFile, "--tls-key-file="+keyFile, "--log-level=warn")
 	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
 	if err != nil {

@@ -15,14 +15,13 @@ import (
 	"syscall"
 
 	"qaas.dev/qaas/gateway/config"
-	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/gateway/server"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -31,25 +30,14 @@ func main() {
 	}
 }
 
-// run is the whole program: flags and environment in, logs to stderr, the
-// demo instructions to stdout, until ctx ends.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the whole program: flags and environment in, logs to stderr,
+// until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Parse(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-
-	var demo *embedded.Demo
-	if cfg.EmbeddedKafka {
-		if demo, err = embedded.StartDemo(cfg.DataDir, cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
-			return err
-		}
-		defer demo.Close()
-		cfg.KafkaBrokers = []string{demo.Broker.Addr}
-		cfg.TLSCertFile, cfg.TLSKeyFile = demo.CertFile, demo.KeyFile
-		log.Info("embedded Kafka started", "address", demo.Broker.Addr, "sasl", "SCRAM-SHA-512", "acls", true)
-	}
 
 	ls, err := server.Listen(cfg)
 	if err != nil {
@@ -59,11 +47,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		ls.Close()
 		return err
-	}
-	if demo != nil {
-		if err := demo.PrintInstructions(stdout, ls.API.Addr(), cfg.TLSCertFile != ""); err != nil {
-			return err
-		}
 	}
 	return gw.Serve(ctx, ls)
 }

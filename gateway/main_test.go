@@ -4,119 +4,48 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
-
-	"qaas.dev/qaas/internal/demotest"
 )
 
-// The embedded default prints a block a user pastes into a shell; pasted
-// into bash, its three curl lines work as OVH documents them.
-func TestEmbeddedDemoWorksAsPrinted(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Fatal("this test runs the printed curl lines and needs curl on the PATH")
-	}
-	b, stop := demotest.Start(run, []string{"--embedded-kafka", "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
-		func(string) string { return "" }, func(b demotest.Block) bool { return len(b.Curls) == 3 })
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("gateway: %v", err)
-		}
-	}()
-	ctx := context.Background()
-	for _, name := range []string{"URL", "SASL_USERNAME", "SASL_PASSWORD", "TOPIC", "CURL_CA_BUNDLE"} {
-		if !strings.Contains(strings.Join(b.Exports, "\n"), "export "+name+"=") {
-			t.Fatalf("the printed block lacks export %s=...: %q", name, b.Exports)
-		}
-	}
-	if len(b.Curls) != 3 {
-		t.Fatalf("the printed block has %d curl lines, want 3", len(b.Curls))
-	}
-	shell := func(line string) string {
-		t.Helper()
-		got, err := b.Run(ctx, line)
-		if err != nil {
-			t.Fatalf("%s: %v: %s", line, err, got)
-		}
-		return got
-	}
-	if got := shell(b.Curls[0]); !strings.Contains(got, `"Offset":1`) {
-		t.Fatalf("produce answered %s", got)
-	}
-	if got := shell(b.Curls[1]); !strings.Contains(got, `"Offset":2`) {
-		t.Fatalf("raw produce answered %s", got)
-	}
-	got := shell(b.Curls[2])
-	if !strings.Contains(got, `"Value":"first message"`) || !strings.Contains(got, `"Value":"second message"`) ||
-		strings.Index(got, "first message") > strings.Index(got, "second message") || strings.Contains(got, "complex") {
-		t.Fatalf("consume with limit=2 answered %s", got)
-	}
-	// The third message is still there for the next GET.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(got, "complex") && time.Now().Before(deadline) {
-		got = shell(b.Curls[2])
-	}
-	if !strings.Contains(got, `{\"my\": {\"complex\": [\"json\", \"here\"]}}`) {
-		t.Fatalf("the raw message came back as %s", got)
-	}
-}
-
-// With --data-dir, a restarted demo keeps its password, certificate and
-// messages.
-func TestEmbeddedDemoKeepsItsDataDir(t *testing.T) {
-	dir := t.TempDir()
-	start := func() (demotest.Block, func()) {
-		b, stop := demotest.Start(run, []string{"--embedded-kafka", "--data-dir", dir, "--listen-address", "127.0.0.1:0", "--log-level", "warn"},
-			func(string) string { return "" }, func(b demotest.Block) bool { return len(b.Exports) == 5 })
-		return b, func() {
-			if err := stop(); err != nil {
-				t.Errorf("gateway: %v", err)
-			}
-		}
-	}
-	curl := func(e demotest.Block, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("curl", append([]string{"-sS", "--fail-with-body", "--max-time", "20", "--cacert", e.Export("CURL_CA_BUNDLE"),
-			"-u", e.Export("SASL_USERNAME") + ":" + e.Export("SASL_PASSWORD")}, args...)...)
-		got, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("curl %v: %v: %s", args, err, got)
-		}
-		return string(got)
-	}
-
-	first, stop := start()
-	curl(first, "-XPOST", first.Export("URL")+"/topic/"+first.Export("TOPIC"), "-d", `[{"Value":"kept"}]`)
-	stop()
-
-	second, stop := start()
-	defer stop()
-	if second.Export("SASL_PASSWORD") != first.Export("SASL_PASSWORD") || second.Export("CURL_CA_BUNDLE") != first.Export("CURL_CA_BUNDLE") {
-		t.Fatal("the restarted demo has another password or certificate")
-	}
-	if got := curl(second, second.Export("URL")+"/topic/"+second.Export("TOPIC")); !strings.Contains(got, `"Value":"kept"`) {
-		t.Fatalf("after the restart the topic holds %s", got)
-	}
-}
-
-// README.md shows the gateway's flags as --help prints them.
+// README.md shows the gateway's flags exactly as --help prints them: no
+// flag missing, none that is gone.
 func TestREADMEShowsTheCurrentFlags(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var help strings.Builder
-	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, io.Discard, &help); !errors.Is(err, flag.ErrHelp) {
+	if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &help); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
 	lines := strings.Split(help.String(), "\n")
 	for _, line := range lines[4:] {
 		if !strings.Contains(string(readme), line+"\n") {
 			t.Errorf("README.md lacks this line of --help: %q (paste bin/gateway --help into it)", line)
+		}
+	}
+	_, block, _ := strings.Cut(string(readme), "`bin/gateway --help` lists them:\n\n```\n")
+	block, _, _ = strings.Cut(block, "```")
+	if want := strings.Join(lines[4:], "\n"); block != want {
+		t.Errorf("README.md's block of the gateway's flags is not --help's (paste bin/gateway --help into it):\n%s\nwant:\n%s", block, want)
+	}
+}
+
+// The in-process broker of the demos and tests stays out of the image's
+// binaries: neither the gateway nor the manager links it.
+func TestProductBinariesLinkNoTestBroker(t *testing.T) {
+	for _, binary := range []string{"qaas.dev/qaas/gateway", "qaas.dev/qaas"} {
+		out, err := exec.Command("go", "list", "-deps", binary).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v: %s", binary, err, out)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			if pkg == "github.com/twmb/franz-go/pkg/kfake" || pkg == "qaas.dev/qaas/internal/embeddedkafka" {
+				t.Errorf("%s links %s, a broker for demos and tests", binary, pkg)
+			}
 		}
 	}
 }

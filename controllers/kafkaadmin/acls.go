@@ -7,27 +7,16 @@ import (
 	"github.com/IBM/sarama"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/kafkaacl"
 )
 
-// aclKey is one ACL on the app's prefix.
-type aclKey struct {
-	principal string
-	resource  sarama.AclResourceType
-	operation sarama.AclOperation
-}
-
-// desiredACLs are the users' rights, all prefixed on the app's prefix:
-// read = Describe and Read on topics and Read on groups; readwrite adds
-// Write on topics. Nothing at cluster level.
-func desiredACLs(users []User) map[aclKey]bool {
-	out := map[aclKey]bool{}
+// desiredACLs are the users' rights by the tenants' policy, all on the
+// app's prefix.
+func desiredACLs(users []User) map[kafkaacl.ACL]bool {
+	out := map[kafkaacl.ACL]bool{}
 	for _, u := range users {
-		principal := "User:" + u.Name
-		out[aclKey{principal, sarama.AclResourceTopic, sarama.AclOperationDescribe}] = true
-		out[aclKey{principal, sarama.AclResourceTopic, sarama.AclOperationRead}] = true
-		out[aclKey{principal, sarama.AclResourceGroup, sarama.AclOperationRead}] = true
-		if u.Role == queuev1alpha1.RoleReadWrite {
-			out[aclKey{principal, sarama.AclResourceTopic, sarama.AclOperationWrite}] = true
+		for _, acl := range kafkaacl.ForUser(u.Name, u.Role) {
+			out[acl] = true
 		}
 	}
 	return out
@@ -54,7 +43,7 @@ func listACLs(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) ([]sarama.Reso
 	var users []string
 	for _, ra := range current {
 		for _, acl := range ra.Acls {
-			if name, ok := strings.CutPrefix(acl.Principal, "User:"); ok {
+			if name, ok := strings.CutPrefix(acl.Principal, kafkaacl.Principal("")); ok {
 				users = append(users, name)
 			}
 		}
@@ -66,10 +55,10 @@ func listACLs(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp) ([]sarama.Reso
 // that no user should have.
 func reconcileACLs(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, users []User, current []sarama.ResourceAcls) error {
 	want := desiredACLs(users)
-	have := map[aclKey]bool{}
+	have := map[kafkaacl.ACL]bool{}
 	for _, ra := range current {
 		for _, acl := range ra.Acls {
-			key := aclKey{acl.Principal, ra.ResourceType, acl.Operation}
+			key := kafkaacl.ACL{Principal: acl.Principal, Resource: ra.ResourceType, Operation: acl.Operation}
 			if want[key] && acl.PermissionType == sarama.AclPermissionAllow && acl.Host == "*" {
 				have[key] = true
 				continue
@@ -84,10 +73,7 @@ func reconcileACLs(a sarama.ClusterAdmin, app *queuev1alpha1.QueueApp, users []U
 		if have[key] {
 			continue
 		}
-		create = append(create, &sarama.ResourceAcls{
-			Resource: sarama.Resource{ResourceType: key.resource, ResourceName: app.KafkaPrefix(), ResourcePatternType: sarama.AclPatternPrefixed},
-			Acls:     []*sarama.Acl{{Principal: key.principal, Host: "*", Operation: key.operation, PermissionType: sarama.AclPermissionAllow}},
-		})
+		create = append(create, key.On(app.KafkaPrefix()))
 	}
 	if len(create) > 0 {
 		if err := a.CreateACLs(create); err != nil {

@@ -5,7 +5,6 @@ package kafkaadmin
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +14,7 @@ import (
 	"github.com/IBM/sarama"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
 // User is one of a QueueApp's users as Kafka knows it.
@@ -28,13 +27,10 @@ type User struct {
 
 // Config is how the operator reaches Kafka as its admin.
 type Config struct {
-	Brokers []string
-	// Mechanism is SCRAM-SHA-512 or SCRAM-SHA-256: the admin logs in with
-	// it and tenants' users are given credentials for it.
-	Mechanism string
-	// TLS, when not nil, is used for every broker connection.
-	TLS     *tls.Config
-	Version sarama.KafkaVersion
+	// Kafka is the cluster. Its mechanism is SCRAM-SHA-512 or
+	// SCRAM-SHA-256: the admin logs in with it and tenants' users are
+	// given credentials for it.
+	Kafka kafkaconn.Connection
 	// AdminCredentials returns the admin's username and password. It is
 	// called for every new connection, so a rotated Secret is picked up.
 	AdminCredentials func(ctx context.Context) (user, password string, err error)
@@ -66,10 +62,10 @@ type Provisioner struct {
 
 // New returns a Provisioner; it connects on first use.
 func New(cfg Config) (*Provisioner, error) {
-	switch cfg.Mechanism {
-	case sarama.SASLTypeSCRAMSHA512, sarama.SASLTypeSCRAMSHA256:
+	switch cfg.Kafka.Mechanism {
+	case kafkaconn.ScramSHA512, kafkaconn.ScramSHA256:
 	default:
-		return nil, fmt.Errorf("provisioning Kafka users needs SCRAM-SHA-512 or SCRAM-SHA-256, not %q", cfg.Mechanism)
+		return nil, fmt.Errorf("provisioning Kafka users needs SCRAM-SHA-512 or SCRAM-SHA-256, not %q", cfg.Kafka.Mechanism)
 	}
 	return &Provisioner{cfg: cfg, applied: map[string][32]byte{}}, nil
 }
@@ -162,23 +158,15 @@ func (p *Provisioner) connect(ctx context.Context) (sarama.ClusterAdmin, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading the Kafka admin credentials: %w", err)
 	}
-	c := sarama.NewConfig()
-	c.ClientID = "qaas-operator"
-	c.Version = p.cfg.Version
-	c.Net.DialTimeout = 5 * time.Second
-	c.Net.ReadTimeout = 15 * time.Second
-	c.Net.WriteTimeout = 15 * time.Second
+	c := p.cfg.Kafka.Config("qaas-operator", user, password)
+	// A reconcile reports a failure and retries later rather than waiting
+	// on sarama's retries.
 	c.Metadata.Retry.Max = 1
 	c.Admin.Retry.Max = 1
 	c.Admin.Timeout = 15 * time.Second
-	if p.cfg.TLS != nil {
-		c.Net.TLS.Enable = true
-		c.Net.TLS.Config = p.cfg.TLS
-	}
-	kafkasasl.Configure(c, p.cfg.Mechanism, user, password)
-	admin, err := sarama.NewClusterAdmin(p.cfg.Brokers, c)
+	admin, err := sarama.NewClusterAdmin(p.cfg.Kafka.Brokers, c)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to Kafka at %s: %s", strings.Join(p.cfg.Brokers, ","), describe(err))
+		return nil, fmt.Errorf("connecting to Kafka at %s: %s", strings.Join(p.cfg.Kafka.Brokers, ","), describe(err))
 	}
 	p.adminUser = user
 	return admin, nil

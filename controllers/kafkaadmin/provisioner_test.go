@@ -19,17 +19,17 @@ import (
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/controllers/kafkaadmin"
-	"qaas.dev/qaas/gateway/embedded"
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/embeddedkafka"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
 // A broker with SASL/SCRAM and ACLs on, whose superuser provisions.
-func startBroker(t *testing.T, opts embedded.BrokerOptions) *embedded.Broker {
+func startBroker(t *testing.T, opts embeddedkafka.BrokerOptions) *embeddedkafka.Broker {
 	t.Helper()
 	if opts.AdminPassword == "" {
 		opts.AdminPassword = rand.Text()
 	}
-	b, err := embedded.StartBroker(opts)
+	b, err := embeddedkafka.StartBroker(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,15 +37,13 @@ func startBroker(t *testing.T, opts embedded.BrokerOptions) *embedded.Broker {
 	return b
 }
 
-func newProvisioner(t *testing.T, b **embedded.Broker) *kafkaadmin.Provisioner {
+func newProvisioner(t *testing.T, b **embeddedkafka.Broker) *kafkaadmin.Provisioner {
 	t.Helper()
 	p, err := kafkaadmin.New(kafkaadmin.Config{
-		Brokers:                  []string{(*b).Addr},
-		Mechanism:                sarama.SASLTypeSCRAMSHA512,
-		Version:                  sarama.V3_6_0_0,
+		Kafka:                    kafkaconn.Connection{Brokers: []string{(*b).Addr}, Mechanism: kafkaconn.ScramSHA512, Version: sarama.V3_6_0_0},
 		DefaultReplicationFactor: -1,
 		AdminCredentials: func(context.Context) (string, string, error) {
-			return embedded.AdminUser, (*b).AdminPassword, nil
+			return embeddedkafka.AdminUser, (*b).AdminPassword, nil
 		},
 	})
 	if err != nil {
@@ -83,7 +81,7 @@ type brokerState struct {
 	acls       []string // "principal resource operation" on prefixes
 }
 
-func readBack(t *testing.T, b *embedded.Broker) brokerState {
+func readBack(t *testing.T, b *embeddedkafka.Broker) brokerState {
 	t.Helper()
 	admin, err := b.Admin()
 	if err != nil {
@@ -175,7 +173,7 @@ func aclsOf(prefix, user string, write bool) []string {
 }
 
 func TestTwoTenantsAreProvisionedAsSpecified(t *testing.T) {
-	b := startBroker(t, embedded.BrokerOptions{})
+	b := startBroker(t, embeddedkafka.BrokerOptions{})
 	p := newProvisioner(t, &b)
 	a, bApp := queueApp("team-a", "shop"), queueApp("team-b", "shop")
 	ctx := context.Background()
@@ -214,7 +212,7 @@ func TestTwoTenantsAreProvisionedAsSpecified(t *testing.T) {
 // The ACLs confine each tenant: A's user reads and writes A's topics and
 // groups, and is refused B's.
 func TestACLsConfineATenant(t *testing.T) {
-	b := startBroker(t, embedded.BrokerOptions{})
+	b := startBroker(t, embeddedkafka.BrokerOptions{})
 	p := newProvisioner(t, &b)
 	a, bApp := queueApp("team-a", "shop"), queueApp("team-b", "shop")
 	ctx := context.Background()
@@ -228,7 +226,7 @@ func TestACLsConfineATenant(t *testing.T) {
 	cfg.Version = sarama.V3_6_0_0
 	cfg.Producer.Return.Successes = true
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, aUsers[0].Name, aUsers[0].Password)
+	kafkaconn.Login(cfg, kafkaconn.ScramSHA512, aUsers[0].Name, aUsers[0].Password)
 	client, err := sarama.NewClient([]string{b.Addr}, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +274,7 @@ func keys(m map[string]sarama.TopicDetail) []string {
 }
 
 // countWrites counts the requests that change Kafka.
-func countWrites(b *embedded.Broker) *atomic.Int64 {
+func countWrites(b *embeddedkafka.Broker) *atomic.Int64 {
 	var n atomic.Int64
 	writes := map[int16]bool{19: true, 20: true, 30: true, 31: true, 33: true, 37: true, 44: true, 51: true}
 	b.ObserveRequests(func(key int16) {
@@ -288,7 +286,7 @@ func countWrites(b *embedded.Broker) *atomic.Int64 {
 }
 
 func TestEditsConvergeAndNothingChangedMeansNoWrites(t *testing.T) {
-	b := startBroker(t, embedded.BrokerOptions{})
+	b := startBroker(t, embeddedkafka.BrokerOptions{})
 	p := newProvisioner(t, &b)
 	ctx := context.Background()
 	app := queueApp("team-a", "shop")
@@ -348,7 +346,7 @@ func TestEditsConvergeAndNothingChangedMeansNoWrites(t *testing.T) {
 	}
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0
-	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, users[0].Name, "rotated")
+	kafkaconn.Login(cfg, kafkaconn.ScramSHA512, users[0].Name, "rotated")
 	client, err := sarama.NewClient([]string{b.Addr}, cfg)
 	if err != nil {
 		t.Fatalf("the new password does not log in: %v", err)
@@ -368,7 +366,7 @@ func TestEditsConvergeAndNothingChangedMeansNoWrites(t *testing.T) {
 func TestDeleteFollowsTheDeletionPolicy(t *testing.T) {
 	for _, policy := range []queuev1alpha1.DeletionPolicy{queuev1alpha1.DeletionRetain, queuev1alpha1.DeletionDelete} {
 		t.Run(string(policy), func(t *testing.T) {
-			b := startBroker(t, embedded.BrokerOptions{})
+			b := startBroker(t, embeddedkafka.BrokerOptions{})
 			p := newProvisioner(t, &b)
 			ctx := context.Background()
 			app, other := queueApp("team-a", "shop"), queueApp("team-b", "shop")
@@ -403,7 +401,7 @@ func TestDeleteFollowsTheDeletionPolicy(t *testing.T) {
 
 func TestUnreachableKafkaIsNamedAndRecovered(t *testing.T) {
 	dir := t.TempDir()
-	b := startBroker(t, embedded.BrokerOptions{DataDir: dir})
+	b := startBroker(t, embeddedkafka.BrokerOptions{DataDir: dir})
 	p := newProvisioner(t, &b)
 	ctx := context.Background()
 	app := queueApp("team-a", "shop")
@@ -418,7 +416,7 @@ func TestUnreachableKafkaIsNamedAndRecovered(t *testing.T) {
 		t.Fatalf("with Kafka down: %v, want an error naming %s", err, b.Addr)
 	}
 	n, _ := strconv.Atoi(port)
-	restarted, err := embedded.StartBroker(embedded.BrokerOptions{Port: n, DataDir: dir, AdminPassword: b.AdminPassword})
+	restarted, err := embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{Port: n, DataDir: dir, AdminPassword: b.AdminPassword})
 	if err != nil {
 		t.Fatal(err)
 	}

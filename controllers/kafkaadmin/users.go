@@ -20,7 +20,7 @@ const scramIterations = 4096
 const errResourceNotFound = sarama.KError(91)
 
 func (p *Provisioner) scramMechanism() sarama.ScramMechanismType {
-	if p.cfg.Mechanism == sarama.SASLTypeSCRAMSHA256 {
+	if p.cfg.Kafka.Mechanism == sarama.SASLTypeSCRAMSHA256 {
 		return sarama.SCRAM_MECHANISM_SHA_256
 	}
 	return sarama.SCRAM_MECHANISM_SHA_512

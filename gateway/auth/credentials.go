@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"qaas.dev/qaas/internal/credentialsdir"
 )
 
 // Credentials are the users of one gateway. Only hashes of the passwords
@@ -17,11 +19,11 @@ type Credentials struct {
 	users map[string][32]byte
 }
 
-// LoadDir reads a credentials directory: for each user, a file
-// "<name>.username" holding the username (the Kafka username) and a file
-// "<name>.password" holding its password. Other files are ignored, so the
-// whole Secret can be mounted. A trailing newline in a file is not part of
-// its value.
+// LoadDir reads a credentials directory (see credentialsdir): for each
+// user, a file "<name>.username" holding the username (the Kafka username)
+// and a file "<name>.password" holding its password. Other files are
+// ignored, so the whole Secret can be mounted. A trailing newline in a
+// file is not part of its value.
 func LoadDir(dir string) (*Credentials, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -29,7 +31,8 @@ func LoadDir(dir string) (*Credentials, error) {
 	}
 	c := &Credentials{users: map[string][32]byte{}}
 	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".username")
+		name, ok := credentialsdir.UserOf(e.Name())
+		// Kubernetes' own "..data" entries of a mounted Secret are no user.
 		if !ok || strings.HasPrefix(name, "..") {
 			continue
 		}
@@ -37,7 +40,7 @@ func LoadDir(dir string) (*Credentials, error) {
 		if err != nil {
 			return nil, err
 		}
-		password, err := readValue(filepath.Join(dir, name+".password"))
+		password, err := readValue(filepath.Join(dir, credentialsdir.PasswordKey(name)))
 		if err != nil {
 			return nil, fmt.Errorf("user %q has no password file: %w", username, err)
 		}

@@ -1,19 +1,20 @@
-// Package config holds the gateway's settings and the flag set that parses
-// them. It is a package of its own so that the operator can check the
-// arguments it generates against the very flags the gateway defines.
+// Package config holds the gateway's settings, the flag set that parses
+// them and the rendering of settings back into flags. It is the contract
+// between the two binaries: the operator builds a Config for each gateway
+// and writes its Args into the Deployment, so every flag it passes is one
+// the gateway defines, spelt by the gateway.
 package config
 
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"time"
 
 	"qaas.dev/qaas/internal/flagenv"
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
 // Config is everything the gateway needs to run.
@@ -24,11 +25,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 
-	KafkaBrokers       []string
-	KafkaSASLMechanism string
-	KafkaTLS           bool
-	KafkaCAFile        string
-	KafkaVersion       string
+	// Kafka is how the gateway reaches Kafka (the --kafka-* flags).
+	Kafka kafkaconn.Settings
 
 	// CredentialsDir, when set, is a directory of users (a mounted Secret):
 	// the gateway checks passwords itself before logging in to Kafka.
@@ -40,7 +38,8 @@ type Config struct {
 	PeerListenAddress string
 	PeerAdvertiseHost string
 	// PeerAdvertiseAddress is where the other replicas reach this one:
-	// set by server.Listen from PeerAdvertiseHost and the peer listener.
+	// set by server.Listen from PeerAdvertiseHost and the peer listener,
+	// so no flag sets it and Args does not render it.
 	PeerAdvertiseAddress string
 	PeerTokenFile        string
 
@@ -56,9 +55,6 @@ type Config struct {
 	ConsumerIdleTimeout    time.Duration
 	ClientIdleTimeout      time.Duration
 	LoginRate              float64
-
-	EmbeddedKafka bool
-	DataDir       string
 }
 
 // NewFlagSet returns the gateway's flags bound to cfg, with their defaults
@@ -71,14 +67,7 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", time.Minute, "how long a shutdown waits for in-flight requests to finish")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 
-	fs.Func("kafka-brokers", "comma-separated Kafka bootstrap servers (host:port)", func(s string) error {
-		cfg.KafkaBrokers = flagenv.SplitList(s)
-		return nil
-	})
-	fs.StringVar(&cfg.KafkaSASLMechanism, "kafka-sasl-mechanism", kafkasasl.ScramSHA512, "SASL mechanism for Kafka logins: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
-	fs.BoolVar(&cfg.KafkaTLS, "kafka-tls", false, "connect to Kafka over TLS")
-	fs.StringVar(&cfg.KafkaCAFile, "kafka-ca-file", "", "PEM CA bundle that signs the Kafka brokers' certificates (implies --kafka-tls)")
-	fs.StringVar(&cfg.KafkaVersion, "kafka-version", "3.6.0", "Kafka protocol version to speak (the oldest broker version in the cluster)")
+	cfg.Kafka.AddFlags(fs)
 
 	fs.StringVar(&cfg.CredentialsDir, "credentials-dir", "", "directory of users (a mounted Secret: files <user>.username and <user>.password); when empty, the supplied username and password are used as the Kafka login")
 
@@ -96,10 +85,33 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ConsumerIdleTimeout, "consumer-idle-timeout", 5*time.Minute, "a consumer group member unused for this long commits and leaves its group")
 	fs.DurationVar(&cfg.ClientIdleTimeout, "client-idle-timeout", 10*time.Minute, "a user's Kafka client unused for this long is closed")
 	fs.Float64Var(&cfg.LoginRate, "login-rate", 20, "new Kafka logins allowed per second across all users; beyond it requests get 429")
-
-	fs.BoolVar(&cfg.EmbeddedKafka, "embedded-kafka", false, "run an in-process Kafka-protocol broker (SASL and ACLs on) with a demo tenant, and print how to use it")
-	fs.StringVar(&cfg.DataDir, "data-dir", "", "with --embedded-kafka: keep the broker's data, the demo password and the certificate in this directory across restarts")
 	return fs
+}
+
+// Default is the Config of a gateway given no flags: every flag's default.
+func Default() Config {
+	var c Config
+	NewFlagSet(&c)
+	return c
+}
+
+// Args renders c as the flags that Parse reads back into c: each flag whose
+// value differs from its default, as --name=value, in the flag set's
+// (alphabetical) order, so that an unchanged Config renders the same args.
+// It reads the values through the flags themselves, so a new flag is
+// rendered with no change here.
+func (c *Config) Args() []string {
+	var rendered Config
+	fs := NewFlagSet(&rendered)
+	// The flags point into rendered: now they read c's values.
+	rendered = *c
+	var args []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := f.Value.String(); v != f.DefValue {
+			args = append(args, "--"+f.Name+"="+v)
+		}
+	})
+	return args
 }
 
 // Parse reads args, then fills every flag not given on the command line
@@ -123,26 +135,8 @@ func (c *Config) validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file must be given together"))
 	}
-	if c.EmbeddedKafka {
-		if len(c.KafkaBrokers) > 0 {
-			errs = append(errs, errors.New("--embedded-kafka runs its own broker: do not also give --kafka-brokers"))
-		}
-		if c.CredentialsDir != "" {
-			errs = append(errs, errors.New("--embedded-kafka uses its demo user's Kafka login: do not also give --credentials-dir"))
-		}
-	} else {
-		if len(c.KafkaBrokers) == 0 {
-			errs = append(errs, errors.New("--kafka-brokers is required (or --embedded-kafka for a local demo)"))
-		}
-		if c.DataDir != "" {
-			errs = append(errs, errors.New("--data-dir only applies with --embedded-kafka"))
-		}
-	}
-	if err := kafkasasl.Check(c.KafkaSASLMechanism); err != nil {
-		errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism: %w", err))
-	}
-	if c.KafkaCAFile != "" {
-		c.KafkaTLS = true
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PeerListenAddress != "" && c.PeerTokenFile == "" {
 		errs = append(errs, errors.New("--peer-listen-address needs --peer-token-file, the replicas' shared secret"))

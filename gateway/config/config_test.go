@@ -27,7 +27,7 @@ func TestEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(cfg.KafkaBrokers, ",") != "k1:9092,k2:9092" || cfg.KafkaSASLMechanism != "SCRAM-SHA-256" ||
+	if strings.Join(cfg.Kafka.Brokers, ",") != "k1:9092,k2:9092" || cfg.Kafka.SASLMechanism != "SCRAM-SHA-256" ||
 		cfg.ConsumerIdleTimeout != 90*time.Second || cfg.MaxBatchMessages != 7 || cfg.LogLevel.String() != "DEBUG" {
 		t.Fatalf("config %+v does not reflect flags and environment", cfg)
 	}
@@ -49,14 +49,13 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no Kafka":             {args: nil, want: "--kafka-brokers is required"},
-		"half a TLS pair":      {args: []string{"--kafka-brokers", "k:9092", "--tls-cert-file", "c.pem"}, want: "must be given together"},
-		"unknown mechanism":    {args: []string{"--kafka-brokers", "k:9092", "--kafka-sasl-mechanism", "GSSAPI"}, want: `"GSSAPI" is not one of`},
-		"embedded and brokers": {args: []string{"--embedded-kafka", "--kafka-brokers", "k:9092"}, want: "do not also give --kafka-brokers"},
-		"data dir alone":       {args: []string{"--kafka-brokers", "k:9092", "--data-dir", "/d"}, want: "--data-dir only applies"},
-		"zero limit":           {args: []string{"--kafka-brokers", "k:9092", "--max-batch-messages", "0"}, want: "must be positive"},
-		"bad environment":      {env: map[string]string{"QAAS_MAX_MESSAGE_BYTES": "lots", "QAAS_KAFKA_BROKERS": "k:9092"}, want: "QAAS_MAX_MESSAGE_BYTES"},
-		"stray argument":       {args: []string{"--kafka-brokers", "k:9092", "extra"}, want: "unexpected arguments"},
+		"no Kafka":              {args: nil, want: "--kafka-brokers is required"},
+		"half a TLS pair":       {args: []string{"--kafka-brokers", "k:9092", "--tls-cert-file", "c.pem"}, want: "must be given together"},
+		"unknown mechanism":     {args: []string{"--kafka-brokers", "k:9092", "--kafka-sasl-mechanism", "GSSAPI"}, want: `"GSSAPI" is not one of`},
+		"unknown Kafka version": {args: []string{"--kafka-brokers", "k:9092", "--kafka-version", "three"}, want: "--kafka-version"},
+		"zero limit":            {args: []string{"--kafka-brokers", "k:9092", "--max-batch-messages", "0"}, want: "must be positive"},
+		"bad environment":       {env: map[string]string{"QAAS_MAX_MESSAGE_BYTES": "lots", "QAAS_KAFKA_BROKERS": "k:9092"}, want: "QAAS_MAX_MESSAGE_BYTES"},
+		"stray argument":        {args: []string{"--kafka-brokers", "k:9092", "extra"}, want: "unexpected arguments"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -78,7 +77,7 @@ func TestHelpIsNotAnError(t *testing.T) {
 
 func TestCAFileImpliesKafkaTLS(t *testing.T) {
 	cfg, err := Parse([]string{"--kafka-brokers", "k:9093", "--kafka-ca-file", "ca.pem"}, env(nil), io.Discard)
-	if err != nil || !cfg.KafkaTLS {
+	if err != nil || !cfg.Kafka.TLS {
 		t.Fatalf("cfg %+v, err %v: want KafkaTLS on", cfg, err)
 	}
 }

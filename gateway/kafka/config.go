@@ -1,22 +1,17 @@
 package kafka
 
 import (
-	"crypto/tls"
 	"time"
 
 	"github.com/IBM/sarama"
 
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
-// Options are the connection settings every user's Kafka client shares.
+// Options are the settings every user's Kafka client shares.
 type Options struct {
-	Brokers []string
-	// Mechanism is SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.
-	Mechanism string
-	// TLS, when not nil, is used for every broker connection.
-	TLS     *tls.Config
-	Version sarama.KafkaVersion
+	// Connection is how the clients reach the cluster.
+	kafkaconn.Connection
 	// MaxMessageBytes bounds one record; the producer refuses larger ones
 	// before they reach Kafka.
 	MaxMessageBytes int
@@ -25,23 +20,16 @@ type Options struct {
 	PeerAddress string
 }
 
+// clientID names the gateway's clients in the brokers' logs and quotas.
+const clientID = "qaas-gateway"
+
 // recordOverhead covers a record's framing beyond its key, value and
 // headers.
 const recordOverhead = 1024
 
 // clientConfig is the part of a sarama configuration that logs in as user.
 func (o Options) clientConfig(user, password string) *sarama.Config {
-	c := sarama.NewConfig()
-	c.ClientID = "qaas-gateway"
-	c.Version = o.Version
-	c.Net.DialTimeout = 5 * time.Second
-	c.Net.ReadTimeout = 15 * time.Second
-	c.Net.WriteTimeout = 15 * time.Second
-	if o.TLS != nil {
-		c.Net.TLS.Enable = true
-		c.Net.TLS.Config = o.TLS
-	}
-	kafkasasl.Configure(c, o.Mechanism, user, password)
+	c := o.Config(clientID, user, password)
 	// A failed metadata refresh must reach the HTTP client quickly as a
 	// 503 instead of holding its request through long retries.
 	c.Metadata.Retry.Max = 2

@@ -11,15 +11,10 @@ import (
 // ApiVersions request is served before authentication. It tries each
 // bootstrap server until one answers.
 func Ping(opts Options) error {
-	cfg := sarama.NewConfig()
-	cfg.Version = opts.Version
+	cfg := opts.NewConfig(clientID)
 	cfg.Net.DialTimeout = 2 * time.Second
 	cfg.Net.ReadTimeout = 2 * time.Second
 	cfg.Net.WriteTimeout = 2 * time.Second
-	if opts.TLS != nil {
-		cfg.Net.TLS.Enable = true
-		cfg.Net.TLS.Config = opts.TLS
-	}
 	var errs []error
 	for _, addr := range opts.Brokers {
 		b := sarama.NewBroker(addr)

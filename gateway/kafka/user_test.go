@@ -10,7 +10,9 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"qaas.dev/qaas/gateway/embedded"
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/embeddedkafka"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
 // A user's requests share sarama's one connection per broker, and sarama
@@ -19,21 +21,24 @@ import (
 // that moment must still get its answer, not "not connected": that was a
 // 503 on the first requests of a freshly started gateway pod.
 func TestCheckTopicSurvivesTheSharedConnectionClosing(t *testing.T) {
-	broker, err := embedded.StartBroker(embedded.BrokerOptions{AdminPassword: rand.Text()})
+	broker, err := embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{AdminPassword: rand.Text()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(broker.Close)
 	password := rand.Text()
-	err = broker.Provision(embedded.Tenant{
+	err = broker.Provision(embeddedkafka.Tenant{
 		Prefix: "team-a.app.",
 		Topics: map[string]int32{"team-a.app.orders": 1},
-		Users:  []embedded.TenantUser{{Name: "team-a.app.writer", Password: password, Role: embedded.RoleReadWrite}},
+		Users:  []embeddedkafka.TenantUser{{Name: "team-a.app.writer", Password: password, Role: queuev1alpha1.RoleReadWrite}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Brokers: []string{broker.Addr}, Mechanism: "SCRAM-SHA-512", Version: sarama.V3_6_0_0, MaxMessageBytes: 1 << 20}
+	opts := Options{
+		Connection:      kafkaconn.Connection{Brokers: []string{broker.Addr}, Mechanism: kafkaconn.ScramSHA512, Version: sarama.V3_6_0_0},
+		MaxMessageBytes: 1 << 20,
+	}
 	u, err := login(opts, Tuning{}, slog.New(slog.NewTextHandler(io.Discard, nil)), make(chan struct{}), "team-a.app.writer", password)
 	if err != nil {
 		t.Fatal(err)

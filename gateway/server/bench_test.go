@@ -10,8 +10,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"qaas.dev/qaas/gateway/embedded"
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/embeddedkafka"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
 // BenchmarkProduceVersusSarama measures, in the same run and against the
@@ -22,7 +22,7 @@ import (
 func BenchmarkProduceVersusSarama(b *testing.B) {
 	for _, batch := range []int{1, 100} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			tb := startBroker(b, embedded.BrokerOptions{})
+			tb := startBroker(b, embeddedkafka.BrokerOptions{})
 			gw := startGateway(b, tb, "--log-level", "error")
 			pass := tb.passwords[userA]
 			value := strings.Repeat("x", 100)
@@ -74,7 +74,7 @@ func nativeProducer(b *testing.B, addr, password string) sarama.SyncProducer {
 	cfg.Producer.Idempotent = true
 	cfg.Net.MaxOpenRequests = 1
 	cfg.Producer.Return.Successes = true
-	kafkasasl.Configure(cfg, kafkasasl.ScramSHA512, userA, password)
+	kafkaconn.Login(cfg, kafkaconn.ScramSHA512, userA, password)
 	p, err := sarama.NewSyncProducer([]string{addr}, cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -19,9 +19,10 @@ import (
 	"testing"
 	"time"
 
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/gateway/config"
-	"qaas.dev/qaas/gateway/embedded"
 	"qaas.dev/qaas/gateway/server"
+	"qaas.dev/qaas/internal/embeddedkafka"
 	"qaas.dev/qaas/internal/selfsigned"
 )
 
@@ -38,15 +39,15 @@ const (
 // testBroker is an embedded broker (SASL SCRAM-SHA-512 and ACLs on) with
 // tenants A and B provisioned, and the passwords of their users.
 type testBroker struct {
-	*embedded.Broker
+	*embeddedkafka.Broker
 	passwords map[string]string
-	opts      embedded.BrokerOptions
+	opts      embeddedkafka.BrokerOptions
 }
 
-func startBroker(t testing.TB, opts embedded.BrokerOptions) *testBroker {
+func startBroker(t testing.TB, opts embeddedkafka.BrokerOptions) *testBroker {
 	t.Helper()
 	opts.AdminPassword = rand.Text()
-	b, err := embedded.StartBroker(opts)
+	b, err := embeddedkafka.StartBroker(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,21 +61,21 @@ func startBroker(t testing.TB, opts embedded.BrokerOptions) *testBroker {
 
 func (tb *testBroker) provision(t testing.TB) {
 	t.Helper()
-	err := tb.Provision(embedded.Tenant{
+	err := tb.Provision(embeddedkafka.Tenant{
 		Prefix: "team-a.app.",
 		Topics: map[string]int32{topicA: 1, topicA3: 3},
-		Users: []embedded.TenantUser{
-			{Name: userA, Password: tb.passwords[userA], Role: embedded.RoleReadWrite},
-			{Name: readerA, Password: tb.passwords[readerA], Role: embedded.RoleRead},
+		Users: []embeddedkafka.TenantUser{
+			{Name: userA, Password: tb.passwords[userA], Role: queuev1alpha1.RoleReadWrite},
+			{Name: readerA, Password: tb.passwords[readerA], Role: queuev1alpha1.RoleRead},
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = tb.Provision(embedded.Tenant{
+	err = tb.Provision(embeddedkafka.Tenant{
 		Prefix: "team-b.app.",
 		Topics: map[string]int32{topicB: 1},
-		Users:  []embedded.TenantUser{{Name: userB, Password: tb.passwords[userB], Role: embedded.RoleReadWrite}},
+		Users:  []embeddedkafka.TenantUser{{Name: userB, Password: tb.passwords[userB], Role: queuev1alpha1.RoleReadWrite}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func (tb *testBroker) restart(t testing.TB) {
 	_, port, _ := net.SplitHostPort(tb.Addr)
 	opts := tb.opts
 	opts.Port, _ = strconv.Atoi(port)
-	b, err := embedded.StartBroker(opts)
+	b, err := embeddedkafka.StartBroker(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func values(msgs []message) []string {
 }
 
 // embeddedDefaults is a broker on any free port, state in memory.
-func embeddedDefaults() embedded.BrokerOptions { return embedded.BrokerOptions{} }
+func embeddedDefaults() embeddedkafka.BrokerOptions { return embeddedkafka.BrokerOptions{} }
 
 // waitCommitted waits until group's committed offset of topic's partition
 // reaches offset: delivered messages are committed soon after their

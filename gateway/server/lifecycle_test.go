@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 	"qaas.dev/qaas/internal/selfsigned"
 )
 
@@ -49,7 +49,7 @@ func TestKafkaOverTLSWithCAFile(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(cert.CertPEM)
-	tb := startBroker(t, embedded.BrokerOptions{
+	tb := startBroker(t, embeddedkafka.BrokerOptions{
 		TLS:       &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
 		ClientTLS: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 	})

@@ -8,16 +8,17 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"qaas.dev/qaas/gateway/embedded"
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 func TestSCRAMSHA256AndPLAINLogins(t *testing.T) {
 	const plainUser = "team-a.app.plain"
 	plainPassword := rand.Text()
-	tb := startBroker(t, embedded.BrokerOptions{PlainUsers: map[string]string{plainUser: plainPassword}})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{PlainUsers: map[string]string{plainUser: plainPassword}})
 	tb.passwords[plainUser] = plainPassword
-	if err := tb.Provision(embedded.Tenant{Prefix: "team-a.app.", Users: []embedded.TenantUser{
-		{Name: plainUser, Password: plainPassword, Role: embedded.RoleReadWrite},
+	if err := tb.Provision(embeddedkafka.Tenant{Prefix: "team-a.app.", Users: []embeddedkafka.TenantUser{
+		{Name: plainUser, Password: plainPassword, Role: queuev1alpha1.RoleReadWrite},
 	}}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 // podMemoryLimit is the memory limit the operator gives a gateway by
@@ -28,7 +28,7 @@ const (
 // RSS stays under the pod's limit, and another user is served throughout.
 // The peak RSS is reported: this is the check of the memory budget.
 func TestOneUserWithManyGroupsStaysWithinTheMemoryBudget(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	rs := startReplicasWithEnv(t, tb, 1, []string{"GOMEMLIMIT=" + strconv.Itoa(goMemLimit)})
 	gw := rs.replicas[0]
 	passA, passB := tb.passwords[userA], tb.passwords[userB]

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 // A gateway killed without leaving its group, as a crashed pod, and
@@ -16,7 +16,7 @@ import (
 // is fine all along, so nothing may call it unavailable; a GET that gives
 // up first says the group is rebalancing.
 func TestAGroupRecoversAfterAGatewayRestart(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	rs := startReplicas(t, tb, 1)
 	pass := tb.passwords[userA]
 	rs.postNumbered(t, userA, pass, topicA, 10, 10)

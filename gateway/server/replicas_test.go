@@ -18,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"qaas.dev/qaas/gateway/embedded"
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/embeddedkafka"
 	"qaas.dev/qaas/internal/selfsigned"
 )
 
@@ -242,10 +243,10 @@ func (rs *replicaSet) postNumbered(t testing.TB, user, password, topic string, n
 func provisionSix(t testing.TB, tb *testBroker) string {
 	t.Helper()
 	const topic = "team-a.app.six"
-	err := tb.Provision(embedded.Tenant{
+	err := tb.Provision(embeddedkafka.Tenant{
 		Prefix: "team-a.app.",
 		Topics: map[string]int32{topic: 6},
-		Users:  []embedded.TenantUser{{Name: userA, Password: tb.passwords[userA], Role: embedded.RoleReadWrite}},
+		Users:  []embeddedkafka.TenantUser{{Name: userA, Password: tb.passwords[userA], Role: queuev1alpha1.RoleReadWrite}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +258,7 @@ func provisionSix(t testing.TB, tb *testBroker) string {
 // whose GETs go round-robin over them: each message comes exactly once,
 // every partition in order, and no answer is empty while messages wait.
 func TestReplicasServeEveryMessageOfAGroupInOrder(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	six := provisionSix(t, tb)
 	rs := startReplicas(t, tb, 3)
 	pass := tb.passwords[userA]
@@ -300,7 +301,7 @@ func TestReplicasServeEveryMessageOfAGroupInOrder(t *testing.T) {
 // Four clients of one group, each on every replica in turn, never get the
 // same message.
 func TestConcurrentConsumersAcrossReplicasNeverShareAMessage(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	six := provisionSix(t, tb)
 	rs := startReplicas(t, tb, 3)
 	pass := tb.passwords[userA]
@@ -353,7 +354,7 @@ func TestConcurrentConsumersAcrossReplicasNeverShareAMessage(t *testing.T) {
 // A client that goes away in the middle of a response does not lose its
 // messages: the next GET, on any replica, gets them.
 func TestMessagesOfACutResponseComeAgain(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	// Values of 64 KiB, 200 to a response: 12.5 MiB, far more than
 	// socket buffers hold, so the gateway is still writing when the
 	// client leaves. A response holds what the member buffers, hence the
@@ -535,7 +536,7 @@ func (tr *traffic) finish(t *testing.T) (duplicates int) {
 // the responses its death cut off and for those it delivered but had not
 // committed yet; the test reports them.
 func TestAReplicaKilledMidConsumeLosesNothing(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	six := provisionSix(t, tb)
 	rs := startReplicas(t, tb, 3)
 	tr := startTraffic(rs, six)
@@ -553,7 +554,7 @@ func TestAReplicaKilledMidConsumeLosesNothing(t *testing.T) {
 // and stopped with SIGTERM): every acknowledged message is delivered, and
 // none twice unless its response was cut off.
 func TestARollingRestartUnderLoadLosesNothing(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	six := provisionSix(t, tb)
 	rs := startReplicas(t, tb, 3)
 	tr := startTraffic(rs, six)
@@ -577,7 +578,7 @@ func TestARollingRestartUnderLoadLosesNothing(t *testing.T) {
 // clients) and answers JSON 503 with Retry-After, forwarded GETs
 // included; Kafka back: every replica serves again without a restart.
 func TestKafkaOutageAcrossReplicas(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{DataDir: t.TempDir()})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{DataDir: t.TempDir()})
 	rs := startReplicas(t, tb, 3)
 	pass := tb.passwords[userA]
 	path := "/topic/" + topicA

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 // Kafka going away is a 503 with Retry-After; Kafka coming back is success
 // again, without restarting the gateway.
 func TestBrokerOutageIs503AndRecovers(t *testing.T) {
-	tb := startBroker(t, embedded.BrokerOptions{DataDir: t.TempDir()})
+	tb := startBroker(t, embeddedkafka.BrokerOptions{DataDir: t.TempDir()})
 	gw := startGateway(t, tb)
 	pass := tb.passwords[userA]
 	path := "/topic/" + topicA

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 // BenchmarkScaleUpGetLatency reads a group through one replica, then
@@ -19,7 +19,7 @@ import (
 // before it, and the empty answers (there should be none).
 func BenchmarkScaleUpGetLatency(b *testing.B) {
 	for range b.N {
-		tb := startBroker(b, embedded.BrokerOptions{})
+		tb := startBroker(b, embeddedkafka.BrokerOptions{})
 		six := provisionSix(b, tb)
 		rs := startReplicas(b, tb, 1)
 		pass := tb.passwords[userA]

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,8 +15,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"time"
-
-	"github.com/IBM/sarama"
 
 	"qaas.dev/qaas/gateway/auth"
 	"qaas.dev/qaas/gateway/config"
@@ -82,21 +79,15 @@ func (ls Listeners) Close() {
 // New builds the gateway: Kafka options, credentials, the user pool and
 // the HTTP API. It does not contact Kafka.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	version, err := sarama.ParseKafkaVersion(cfg.KafkaVersion)
+	conn, err := cfg.Kafka.Connect()
 	if err != nil {
-		return nil, fmt.Errorf("--kafka-version: %w", err)
+		return nil, err
 	}
+	log.Info("speaking Kafka", "brokers", conn.Brokers, "version", conn.Version.String(), "sasl", conn.Mechanism, "tls", conn.TLS != nil)
 	opts := kafka.Options{
-		Brokers:         cfg.KafkaBrokers,
-		Mechanism:       cfg.KafkaSASLMechanism,
-		Version:         version,
+		Connection:      conn,
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		PeerAddress:     cfg.PeerAdvertiseAddress,
-	}
-	if cfg.KafkaTLS {
-		if opts.TLS, err = kafkaTLS(cfg.KafkaCAFile); err != nil {
-			return nil, err
-		}
 	}
 	var creds *auth.Credentials
 	if cfg.CredentialsDir != "" {
@@ -145,22 +136,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	api, peer := httpapi.NewHandlers(deps)
 	return &Gateway{cfg: cfg, log: log, pool: pool, handler: api, peerHandler: peer}, nil
-}
-
-func kafkaTLS(caFile string) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile == "" {
-		return c, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("--kafka-ca-file: %w", err)
-	}
-	c.RootCAs = x509.NewCertPool()
-	if !c.RootCAs.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--kafka-ca-file %s holds no PEM certificate", caFile)
-	}
-	return c, nil
 }
 
 // Serve answers on ls until ctx ends, then stops taking requests, leaves

@@ -78,3 +78,24 @@ func SplitList(s string) []string {
 	}
 	return out
 }
+
+// ListVar defines a flag holding a comma-separated list (see SplitList).
+// Its value prints back as the list it parses, so that flags rendered
+// from a value read back the same.
+func ListVar(fs *flag.FlagSet, p *[]string, name, usage string) {
+	fs.Var((*listValue)(p), name, usage)
+}
+
+type listValue []string
+
+func (l *listValue) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *listValue) Set(s string) error {
+	*l = SplitList(s)
+	return nil
+}

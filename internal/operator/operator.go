@@ -5,12 +5,8 @@ package operator
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 
-	"github.com/IBM/sarama"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -37,7 +33,6 @@ type Options struct {
 	// AdminSecret names a Secret with keys username and password: the
 	// Kafka admin login that provisions tenants. Empty: no provisioning.
 	AdminSecret       string
-	KafkaVersion      string
 	ReplicationFactor int
 }
 
@@ -90,14 +85,12 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 // newProvisioner provisions tenants as the admin of o.AdminSecret, read
 // afresh for every connection.
 func newProvisioner(o Options, reader client.Reader) (*kafkaadmin.Provisioner, error) {
-	version, err := sarama.ParseKafkaVersion(o.KafkaVersion)
+	conn, err := o.Settings.Kafka.Connect()
 	if err != nil {
-		return nil, fmt.Errorf("--kafka-version: %w", err)
+		return nil, err
 	}
 	cfg := kafkaadmin.Config{
-		Brokers:                  o.Settings.Kafka.Brokers,
-		Mechanism:                o.Settings.Kafka.SASLMechanism,
-		Version:                  version,
+		Kafka:                    conn,
 		DefaultReplicationFactor: int16(o.ReplicationFactor),
 		AdminCredentials: func(ctx context.Context) (string, string, error) {
 			secret := &corev1.Secret{}
@@ -111,15 +104,6 @@ func newProvisioner(o Options, reader client.Reader) (*kafkaadmin.Provisioner, e
 			}
 			return user, password, nil
 		},
-	}
-	if o.Settings.Kafka.TLS {
-		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(o.Settings.Kafka.CAPEM) > 0 {
-			cfg.TLS.RootCAs = x509.NewCertPool()
-			if !cfg.TLS.RootCAs.AppendCertsFromPEM(o.Settings.Kafka.CAPEM) {
-				return nil, errors.New("--kafka-ca-file holds no PEM certificate")
-			}
-		}
 	}
 	return kafkaadmin.New(cfg)
 }

@@ -1,5 +1,6 @@
 // Package selfsigned makes self-signed TLS certificates for when no
-// certificate is given: the embedded demo and tests.
+// certificate is given: a QueueApp's by default, the gateway demo's and
+// the tests'.
 package selfsigned
 
 import (

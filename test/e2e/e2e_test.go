@@ -31,7 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 const (
@@ -53,7 +53,7 @@ func TestInstallAndUse(t *testing.T) {
 
 	phase(t, "starting a Kafka broker (SASL/SCRAM, ACLs) on the node's address")
 	nodeIP := nodeAddress(t, c)
-	broker, err := embedded.StartBroker(embedded.BrokerOptions{Host: nodeIP, AdminPassword: rand.Text()})
+	broker, err := embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{Host: nodeIP, AdminPassword: rand.Text()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestInstallAndUse(t *testing.T) {
 	phase(t, "helm install %s (image %s, Kafka at %s)", release, e.image, broker.Addr)
 	e.kubectlRun(t, "create", "namespace", operatorNamespace)
 	e.kubectlRun(t, "-n", operatorNamespace, "create", "secret", "generic", "kafka-admin",
-		"--from-literal=username="+embedded.AdminUser, "--from-literal=password="+broker.AdminPassword)
+		"--from-literal=username="+embeddedkafka.AdminUser, "--from-literal=password="+broker.AdminPassword)
 	repo, tag, _ := strings.Cut(e.image, ":")
 	values := filepath.Join(t.TempDir(), "values.yaml")
 	writeFile(t, values, fmt.Sprintf(`image: {repository: %q, tag: %q}
@@ -342,7 +342,7 @@ func produceLoop(ep *endpoint, user, password, topic, prefix string, stop <-chan
 
 // killDuringProduce deletes a gateway pod, with deleteFlags, while clients
 // produce through ep, and checks Kafka holds every message acknowledged.
-func killDuringProduce(t *testing.T, e env, c client.Client, ep *endpoint, user, password, topic string, broker *embedded.Broker, deleteFlags ...string) {
+func killDuringProduce(t *testing.T, e env, c client.Client, ep *endpoint, user, password, topic string, broker *embeddedkafka.Broker, deleteFlags ...string) {
 	t.Helper()
 	victim := gatewayPods(t, c, "team-a", "my-app")[0]
 	stop := make(chan struct{})
@@ -456,7 +456,7 @@ func rotatePassword(t *testing.T, e env, c client.Client, ep *endpoint, teamA cr
 // deleteUnderTraffic deletes the sample QueueApp while clients produce and
 // consume, and checks, until it is gone, that its Kafka users never
 // disappear while one of its gateway pods exists.
-func deleteUnderTraffic(t *testing.T, e env, c client.Client, ep *endpoint, teamA credentials, broker *embedded.Broker) {
+func deleteUnderTraffic(t *testing.T, e env, c client.Client, ep *endpoint, teamA credentials, broker *embeddedkafka.Broker) {
 	t.Helper()
 	ctx := context.Background()
 	user, password := teamA.user("admin")

@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
-	"qaas.dev/qaas/gateway/embedded"
+	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
 // repoRoot is the checkout, two levels up from this package.
@@ -216,7 +216,7 @@ func readCredentials(t *testing.T, c client.Client, namespace, app string) crede
 
 // drain reads every message of topic as the Kafka superuser, straight from
 // the broker: the ground truth of what Kafka holds.
-func drain(t *testing.T, broker *embedded.Broker, topic string) map[string]bool {
+func drain(t *testing.T, broker *embeddedkafka.Broker, topic string) map[string]bool {
 	t.Helper()
 	c, err := broker.Client()
 	if err != nil {

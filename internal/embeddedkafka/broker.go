@@ -1,8 +1,8 @@
-// Package embedded runs an in-process Kafka-protocol broker (kfake) with
-// SASL/SCRAM and ACLs switched on, as a production cluster would have them,
-// and provisions tenants in it through sarama's admin API. The gateway's
-// --embedded-kafka demo and the tests use it.
-package embedded
+// Package embeddedkafka runs an in-process Kafka-protocol broker (kfake)
+// with SASL/SCRAM and ACLs switched on, as a production cluster would have
+// them, and provisions tenants in it through sarama's admin API. The demos
+// and the tests use it; the product's binaries never link it.
+package embeddedkafka
 
 import (
 	"crypto/tls"
@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"qaas.dev/qaas/internal/kafkasasl"
+	"qaas.dev/qaas/internal/kafkaconn"
 )
 
 // AdminUser is the broker's superuser; it bypasses ACLs.
@@ -100,14 +100,9 @@ func (b *Broker) ObserveRequests(fn func(key int16)) {
 
 // Client opens a sarama client logged in as the superuser.
 func (b *Broker) Client() (sarama.Client, error) {
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	kafkasasl.Configure(cfg, sarama.SASLTypeSCRAMSHA512, AdminUser, b.AdminPassword)
+	conn := kafkaconn.Connection{Brokers: []string{b.Addr}, Mechanism: kafkaconn.ScramSHA512, Version: sarama.V3_6_0_0, TLS: b.clientTLS}
+	cfg := conn.Config("qaas-embedded-admin", AdminUser, b.AdminPassword)
 	cfg.Admin.Timeout = 10 * time.Second
-	if b.clientTLS != nil {
-		cfg.Net.TLS.Enable = true
-		cfg.Net.TLS.Config = b.clientTLS
-	}
 	c, err := sarama.NewClient([]string{b.Addr}, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to embedded Kafka as %s: %w", AdminUser, err)

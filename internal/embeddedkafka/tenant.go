@@ -1,4 +1,4 @@
-package embedded
+package embeddedkafka
 
 import (
 	"crypto/rand"
@@ -6,16 +6,9 @@ import (
 	"fmt"
 
 	"github.com/IBM/sarama"
-)
 
-// Role is what a tenant's user may do on the tenant's topics.
-type Role string
-
-const (
-	// RoleRead may describe and read the tenant's topics and use its groups.
-	RoleRead Role = "read"
-	// RoleReadWrite may also write to the tenant's topics.
-	RoleReadWrite Role = "readwrite"
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/kafkaacl"
 )
 
 // Tenant is one application's share of the cluster: every topic and group
@@ -32,7 +25,7 @@ type Tenant struct {
 type TenantUser struct {
 	Name     string
 	Password string
-	Role     Role
+	Role     queuev1alpha1.UserRole
 }
 
 // scramIterations is Kafka's minimum and kafka-configs' default. kfake
@@ -41,7 +34,7 @@ type TenantUser struct {
 const scramIterations = 4096
 
 // Provision creates the tenant's topics (keeping existing ones), upserts its
-// users and grants them ACLs prefixed on the tenant's prefix.
+// users and grants them the operator's ACL policy on the tenant's prefix.
 func (b *Broker) Provision(t Tenant) error {
 	admin, err := b.Admin()
 	if err != nil {
@@ -69,26 +62,12 @@ func (b *Broker) Provision(t Tenant) error {
 				return fmt.Errorf("creating user %s: %w", u.Name, r.ErrorCode)
 			}
 		}
-		acls = append(acls, userACLs(t.Prefix, u)...)
+		for _, acl := range kafkaacl.ForUser(u.Name, u.Role) {
+			acls = append(acls, acl.On(t.Prefix))
+		}
 	}
 	if err := admin.CreateACLs(acls); err != nil {
 		return fmt.Errorf("granting ACLs on %s: %w", t.Prefix, err)
 	}
 	return nil
-}
-
-// userACLs are the prefixed ACLs of one user: read = Describe+Read on the
-// topics and Read on the groups; readwrite adds Write on the topics.
-func userACLs(prefix string, u TenantUser) []*sarama.ResourceAcls {
-	allow := func(op sarama.AclOperation) *sarama.Acl {
-		return &sarama.Acl{Principal: "User:" + u.Name, Host: "*", Operation: op, PermissionType: sarama.AclPermissionAllow}
-	}
-	topicOps := []*sarama.Acl{allow(sarama.AclOperationDescribe), allow(sarama.AclOperationRead)}
-	if u.Role == RoleReadWrite {
-		topicOps = append(topicOps, allow(sarama.AclOperationWrite))
-	}
-	return []*sarama.ResourceAcls{
-		{Resource: sarama.Resource{ResourceType: sarama.AclResourceTopic, ResourceName: prefix, ResourcePatternType: sarama.AclPatternPrefixed}, Acls: topicOps},
-		{Resource: sarama.Resource{ResourceType: sarama.AclResourceGroup, ResourceName: prefix, ResourcePatternType: sarama.AclPatternPrefixed}, Acls: []*sarama.Acl{allow(sarama.AclOperationRead)}},
-	}
 }

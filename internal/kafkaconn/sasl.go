@@ -1,6 +1,4 @@
-// Package kafkasasl configures sarama's SASL login, SCRAM included (sarama
-// leaves the SCRAM client to its users).
-package kafkasasl
+package kafkaconn
 
 import (
 	"crypto/sha256"
@@ -18,8 +16,8 @@ const (
 	Plain       = sarama.SASLTypePlaintext
 )
 
-// Check says whether mechanism is one qaas can log in with.
-func Check(mechanism string) error {
+// checkMechanism says whether mechanism is one qaas can log in with.
+func checkMechanism(mechanism string) error {
 	switch mechanism {
 	case ScramSHA512, ScramSHA256, Plain:
 		return nil
@@ -27,9 +25,9 @@ func Check(mechanism string) error {
 	return fmt.Errorf("%q is not one of SCRAM-SHA-512, SCRAM-SHA-256, PLAIN", mechanism)
 }
 
-// Configure makes c log in as user with mechanism (SCRAM-SHA-512,
-// SCRAM-SHA-256 or PLAIN).
-func Configure(c *sarama.Config, mechanism, user, password string) {
+// Login makes c log in as user with mechanism (SCRAM-SHA-512,
+// SCRAM-SHA-256 or PLAIN); sarama leaves the SCRAM client to its users.
+func Login(c *sarama.Config, mechanism, user, password string) {
 	c.Net.SASL.Enable = true
 	c.Net.SASL.Handshake = true
 	c.Net.SASL.User = user

@@ -1,4 +1,4 @@
-package embedded
+package main
 
 import (
 	"crypto/rand"
@@ -11,6 +11,9 @@ import (
 	"os"
 	"path/filepath"
 
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/embeddedkafka"
+	"qaas.dev/qaas/internal/ovh"
 	"qaas.dev/qaas/internal/selfsigned"
 )
 
@@ -25,7 +28,7 @@ const (
 // Demo is an embedded broker provisioned with the demo tenant, and a TLS
 // certificate for the gateway.
 type Demo struct {
-	Broker   *Broker
+	Broker   *embeddedkafka.Broker
 	Password string
 	CertFile string
 	KeyFile  string
@@ -77,13 +80,13 @@ func StartDemo(dataDir, certFile, keyFile string) (*Demo, error) {
 	if dataDir != "" {
 		brokerDir = filepath.Join(dir, "kafka")
 	}
-	if d.Broker, err = StartBroker(BrokerOptions{DataDir: brokerDir, AdminPassword: secrets.AdminPassword}); err != nil {
+	if d.Broker, err = embeddedkafka.StartBroker(embeddedkafka.BrokerOptions{DataDir: brokerDir, AdminPassword: secrets.AdminPassword}); err != nil {
 		return nil, err
 	}
-	err = d.Broker.Provision(Tenant{
+	err = d.Broker.Provision(embeddedkafka.Tenant{
 		Prefix: DemoPrefix,
 		Topics: map[string]int32{DemoTopic: 1},
-		Users:  []TenantUser{{Name: DemoUser, Password: d.Password, Role: RoleReadWrite}},
+		Users:  []embeddedkafka.TenantUser{{Name: DemoUser, Password: d.Password, Role: queuev1alpha1.RoleReadWrite}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provisioning the demo tenant: %w", err)
@@ -101,13 +104,6 @@ func (d *Demo) Close() {
 		_ = os.RemoveAll(d.tempDir)
 	}
 }
-
-// OVHCalls are the three calls of OVH's Queue documentation, which the
-// demos print for the user to paste after the exports.
-const OVHCalls = `curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST $URL/topic/$TOPIC -d '[{"Value": "first message"},{"Value":"second message"}]'
-curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST "$URL/topic/$TOPIC?format=raw" -d '{"my": {"complex": ["json", "here"]}}'
-curl -u $SASL_USERNAME:$SASL_PASSWORD "$URL/topic/$TOPIC?limit=2"
-`
 
 // PrintInstructions writes the block a user pastes into a shell to try the
 // gateway listening on addr.
@@ -130,7 +126,7 @@ export TOPIC=%s
 export CURL_CA_BUNDLE=%s
 
 %s
-`, scheme, net.JoinHostPort(host, fmt.Sprint(port)), DemoUser, d.Password, DemoTopic, d.CertFile, OVHCalls)
+`, scheme, net.JoinHostPort(host, fmt.Sprint(port)), DemoUser, d.Password, DemoTopic, d.CertFile, ovh.Calls)
 	return err
 }
 
