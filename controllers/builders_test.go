@@ -139,18 +139,28 @@ func TestGatewayArgsParseWithTheGatewaysFlags(t *testing.T) {
 
 func TestDeployment(t *testing.T) {
 	custom := corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
+	noLimit := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}
 	cases := map[string]struct {
 		edit      func(*queuev1alpha1.QueueApp)
 		replicas  int32
 		image     string
 		resources corev1.ResourceRequirements
+		// goMemLimit is the GOMEMLIMIT the gateway gets, "" for none.
+		goMemLimit string
 	}{
-		"defaults": {edit: func(*queuev1alpha1.QueueApp) {}, replicas: 2, image: testSettings.GatewayImage, resources: defaultResources},
+		"defaults": {edit: func(*queuev1alpha1.QueueApp) {}, replicas: 2, image: testSettings.GatewayImage, resources: defaultResources,
+			goMemLimit: "241591860"}, // 90% of 256Mi
 		"overrides": {
 			edit: func(a *queuev1alpha1.QueueApp) {
 				a.Spec.Gateway = queuev1alpha1.GatewaySpec{Replicas: ptr.To[int32](5), Image: "mine:2", Resources: custom}
 			},
-			replicas: 5, image: "mine:2", resources: custom,
+			replicas: 5, image: "mine:2", resources: custom, goMemLimit: "966367620", // 90% of 1Gi
+		},
+		"no memory limit": {
+			edit: func(a *queuev1alpha1.QueueApp) {
+				a.Spec.Gateway = queuev1alpha1.GatewaySpec{Resources: noLimit}
+			},
+			replicas: 2, image: testSettings.GatewayImage, resources: noLimit,
 		},
 	}
 	for name, c := range cases {
@@ -162,6 +172,15 @@ func TestDeployment(t *testing.T) {
 			ctr := pod.Containers[0]
 			if *dep.Spec.Replicas != c.replicas || ctr.Image != c.image || !equalResources(ctr.Resources, c.resources) {
 				t.Fatalf("replicas %d image %s resources %v", *dep.Spec.Replicas, ctr.Image, ctr.Resources)
+			}
+			goMemLimit := ""
+			for _, e := range ctr.Env {
+				if e.Name == "GOMEMLIMIT" {
+					goMemLimit = e.Value
+				}
+			}
+			if goMemLimit != c.goMemLimit {
+				t.Errorf("GOMEMLIMIT %q, want %q", goMemLimit, c.goMemLimit)
 			}
 			if dep.Spec.Template.Annotations[CredentialsHashAnnotation] != "abc" {
 				t.Error("the pod template does not carry the credentials hash")
