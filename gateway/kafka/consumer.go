@@ -51,8 +51,8 @@ type member struct {
 	offsets     sarama.Client
 	log         *slog.Logger
 	bufferBytes int
-	// reserved is what the member holds of memory, the user's budget,
-	// from its start to its close.
+	// memory is the user's budget; the member holds reserved bytes of it
+	// from its start to its close (see memberBytes).
 	memory   *budget
 	reserved int64
 	cancel   context.CancelFunc
