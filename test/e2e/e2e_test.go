@@ -35,6 +35,9 @@ import (
 )
 
 const (
+	// kafkaVersion is the chart's kafka.version: not the default, so that
+	// it shows it reaches the gateways.
+	kafkaVersion = "3.7.0"
 	// readyRounds is how many times in a row a re-created QueueApp must
 	// answer README's curl lines as soon as `kubectl wait` says Ready.
 	readyRounds       = 10
@@ -70,8 +73,9 @@ kafka:
   bootstrapServers: [%q]
   adminSecret: kafka-admin
   replicationFactor: 1
+  version: %q
 ingress: {domain: %q, className: traefik}
-`, repo, tag, broker.Addr, ingressDomain))
+`, repo, tag, broker.Addr, kafkaVersion, ingressDomain))
 	chart := filepath.Join(repoRoot, "charts", "qaas")
 	e.helmRun(t, "install", release, chart, "-n", operatorNamespace, "-f", values, "--wait", "--timeout", "3m")
 
@@ -88,6 +92,21 @@ ingress: {domain: %q, className: traefik}
 	for _, p := range pods {
 		if !podReady(&p) {
 			t.Fatalf("pod %s is not Ready: %+v", p.Name, p.Status.Conditions)
+		}
+	}
+
+	phase(t, "the gateways speak the operator's Kafka version and size their memory budget from their memory limit")
+	for _, p := range pods {
+		logs := e.kubectlRun(t, "-n", "team-a", "logs", p.Name)
+		for _, want := range []string{
+			`"msg":"speaking Kafka"`, `"version":"` + kafkaVersion + `"`,
+			// The default 256Mi limit: GOMEMLIMIT 90% of it, the consume
+			// budget half of that.
+			`"msg":"consume memory budgets","gateway_bytes":120795930,`,
+		} {
+			if !strings.Contains(logs, want) {
+				t.Fatalf("pod %s's log lacks %s:\n%s", p.Name, want, logs)
+			}
 		}
 	}
 
