@@ -3,9 +3,12 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -77,6 +80,14 @@ func validTopic(topic string) error {
 	return nil
 }
 
+// failedLoginFloor is the least time a refused login takes. Without it an
+// unknown username and a wrong password are told apart by timing: Kafka's
+// SCRAM refuses an unknown user at its first message and a wrong password
+// one round trip later, and the credentials directory answers in
+// microseconds. Padding every refusal to a floor well above both makes
+// them take the same time, and slows password guessing as well.
+const failedLoginFloor = time.Second
+
 // authenticate returns the Kafka user the request's basic credentials log
 // in as. The caller releases it.
 func (s *server) authenticate(r *http.Request) (*kafka.User, error) {
@@ -84,10 +95,38 @@ func (s *server) authenticate(r *http.Request) (*kafka.User, error) {
 	if !ok || name == "" || password == "" {
 		return nil, &requestError{status: http.StatusUnauthorized, message: "credentials required: use HTTP basic auth with a username and a password (curl -u user:password)"}
 	}
+	start := time.Now()
+	user, err := s.login(name, password)
+	if refusedLogin(err) {
+		padFailedLogin(r.Context(), start)
+	}
+	return user, err
+}
+
+func (s *server) login(name, password string) (*kafka.User, error) {
 	if s.Credentials != nil && !s.Credentials.Check(name, password) {
 		return nil, &requestError{status: http.StatusUnauthorized, message: "wrong username or password"}
 	}
 	return s.Pool.Get(name, password)
+}
+
+// refusedLogin says whether err refuses the credentials themselves.
+func refusedLogin(err error) bool {
+	var reqErr *requestError
+	var kafkaErr *kafka.Error
+	return errors.As(err, &reqErr) && reqErr.status == http.StatusUnauthorized ||
+		errors.As(err, &kafkaErr) && kafkaErr.Kind == kafka.KindUnauthenticated
+}
+
+// padFailedLogin returns failedLoginFloor after start, or when the client
+// leaves.
+func padFailedLogin(ctx context.Context, start time.Time) {
+	t := time.NewTimer(time.Until(start.Add(failedLoginFloor)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
