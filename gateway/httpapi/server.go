@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"qaas.dev/qaas/gateway/auth"
+	"qaas.dev/qaas/gateway/connlimit"
 	"qaas.dev/qaas/gateway/kafka"
 )
 
@@ -22,6 +23,8 @@ type Limits struct {
 	MaxMessageBytes  int
 	MaxBatchMessages int
 	MaxResponseBytes int
+	// MaxHeaderBytes bounds a request's line and headers.
+	MaxHeaderBytes int
 }
 
 // Deps is what the API needs.
@@ -36,7 +39,10 @@ type Deps struct {
 	Peers *Peers
 	// KafkaCheck reports whether Kafka is reachable, for the metrics.
 	KafkaCheck func() error
-	Log        *slog.Logger
+	// Connections, when not nil, caps the API's connections; the API
+	// serves only operations to those over the cap, and shows its metrics.
+	Connections *connlimit.Limiter
+	Log         *slog.Logger
 }
 
 type server struct {
@@ -60,14 +66,18 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.metrics.instrument("other", notFound))
+	if d.Connections != nil {
+		s.metrics.registry.MustRegister(d.Connections.Collectors()...)
+	}
+	api = s.front(mux)
 	if d.Peers == nil {
-		return mux, nil
+		return api, nil
 	}
 	peerMux := http.NewServeMux()
 	peerMux.HandleFunc("GET /peer/v1/topic/{topic}", s.metrics.instrument("peer-consume", s.peerOnly(s.peerConsume)))
 	peerMux.HandleFunc("POST /peer/v1/lease/{id}", s.metrics.instrument("peer-settle", s.peerOnly(s.peerSettle)))
 	peerMux.HandleFunc("/", notFound)
-	return mux, peerMux
+	return api, peerMux
 }
 
 // topicName is what Kafka accepts as a topic name.
