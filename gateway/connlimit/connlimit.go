@@ -113,6 +113,7 @@ func (l *Limiter) admit(nc net.Conn) (c, victim *conn) {
 		victim = l.longestIdle()
 		switch {
 		case victim != nil:
+			victim.evicted = true
 			l.removeLocked(victim)
 		case l.restricted < l.headroom:
 			c.restricted = true
@@ -162,13 +163,13 @@ func (l *Limiter) ConnState(nc net.Conn, state http.ConnState) {
 	l.mu.Unlock()
 }
 
-type restrictedKey struct{}
+type connKey struct{}
 
-// ConnContext marks the requests of restricted connections; set it as the
-// http.Server's ConnContext.
+// ConnContext lets the requests of each connection know what the cap made
+// of it; set it as the http.Server's ConnContext.
 func (l *Limiter) ConnContext(ctx context.Context, nc net.Conn) context.Context {
-	if c := unwrap(nc); c != nil && c.restricted {
-		return context.WithValue(ctx, restrictedKey{}, true)
+	if c := unwrap(nc); c != nil {
+		return context.WithValue(ctx, connKey{}, c)
 	}
 	return ctx
 }
@@ -176,8 +177,23 @@ func (l *Limiter) ConnContext(ctx context.Context, nc net.Conn) context.Context 
 // Restricted says whether the request of ctx came on a connection over the
 // cap, which serves health checks only.
 func Restricted(ctx context.Context) bool {
-	v, _ := ctx.Value(restrictedKey{}).(bool)
-	return v
+	c, _ := ctx.Value(connKey{}).(*conn)
+	return c != nil && c.restricted
+}
+
+// Evicted says whether the connection of ctx was closed to make room. A
+// connection is chosen while idle, but a request may arrive on it before
+// it is closed: its handler, which starts after the connection is marked
+// busy, checks this first so that it does nothing a client could not learn
+// the outcome of.
+func Evicted(ctx context.Context) bool {
+	c, _ := ctx.Value(connKey{}).(*conn)
+	if c == nil {
+		return false
+	}
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	return c.evicted
 }
 
 // unwrap finds the listener's connection under the server's TLS.
@@ -194,8 +210,9 @@ type conn struct {
 	l          *Limiter
 	restricted bool
 	// Guarded by l.mu.
-	state http.ConnState
-	since time.Time
+	state   http.ConnState
+	since   time.Time
+	evicted bool
 }
 
 func (c *conn) Close() error {

@@ -22,6 +22,11 @@ func (s *server) front(mux http.Handler) http.Handler {
 		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if connlimit.Evicted(r.Context()) {
+			// Closed to make room as this request arrived: nobody reads
+			// an answer.
+			return
+		}
 		restricted := connlimit.Restricted(r.Context())
 		if restricted {
 			// The connection is over the cap: it serves this one request

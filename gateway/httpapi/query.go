@@ -6,8 +6,8 @@ import (
 )
 
 // queryParams are the query parameters the API reads. Others are ignored,
-// as OVH's API did, so that a client's cache buster or tracing parameter
-// does not break its calls.
+// so that a client's cache buster or tracing parameter does not break its
+// calls.
 var queryParams = []string{"limit", "timeout", "group", "format", "encoding"}
 
 // parseQuery reads a request's query string. net/url drops the pairs it
