@@ -17,7 +17,7 @@ import (
 )
 
 // failedLoginFloor is the least time the gateway takes to refuse a login.
-const failedLoginFloor = time.Second
+const failedLoginFloor = 500 * time.Millisecond
 
 // hostileCase is a request a hostile or broken client sends, and the exact
 // answer it must get.
