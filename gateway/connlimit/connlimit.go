@@ -57,7 +57,7 @@ func New(max, headroom int) *Limiter {
 	}
 }
 
-// Collectors are the listener's metrics.
+// Collectors are the limiter's metrics.
 func (l *Limiter) Collectors() []prometheus.Collector {
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "qaas_gateway_http_connections",
