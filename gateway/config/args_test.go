@@ -48,6 +48,11 @@ func everyFieldSet() Config {
 		ConsumerIdleTimeout:    90 * time.Second,
 		ClientIdleTimeout:      3 * time.Hour,
 		LoginRate:              2.5,
+		MaxConnections:         77,
+		MaxHeaderBytes:         4321,
+		ReadHeaderTimeout:      3 * time.Second,
+		ReadTimeout:            33 * time.Second,
+		IdleTimeout:            44 * time.Second,
 	}
 }
 

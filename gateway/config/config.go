@@ -55,6 +55,12 @@ type Config struct {
 	ConsumerIdleTimeout    time.Duration
 	ClientIdleTimeout      time.Duration
 	LoginRate              float64
+
+	MaxConnections    int
+	MaxHeaderBytes    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
 }
 
 // NewFlagSet returns the gateway's flags bound to cfg, with their defaults
@@ -85,6 +91,17 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ConsumerIdleTimeout, "consumer-idle-timeout", 5*time.Minute, "a consumer group member unused for this long commits and leaves its group")
 	fs.DurationVar(&cfg.ClientIdleTimeout, "client-idle-timeout", 10*time.Minute, "a user's Kafka client unused for this long is closed")
 	fs.Float64Var(&cfg.LoginRate, "login-rate", 20, "new Kafka logins allowed per second across all users; beyond it requests get 429")
+
+	// 2048 connections: the ingress controller in front multiplexes its
+	// clients over a few hundred keep-alive connections, and an open TLS
+	// connection holds tens of KiB, so the cap keeps a flood of them within
+	// the gateway's default 256 MiB and far from the file limit.
+	fs.IntVar(&cfg.MaxConnections, "max-connections", 2048, "most client connections held open; at the cap a new one replaces the longest idle, and when all are busy a few more serve only /healthz, /readyz and /metrics (other requests get 503) and the rest are closed on arrival")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers accepted, in bytes (larger is 431)")
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client has to send a request's headers (and its TLS handshake) before the connection is closed")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", time.Minute, "how long a client has to send a whole request, body included (a produce body still arriving then is 408)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "a keep-alive connection without a request for this long is closed")
+
 	return fs
 }
 
@@ -155,6 +172,12 @@ func (c *Config) validate() error {
 	}
 	if c.ConsumerIdleTimeout <= 0 || c.ClientIdleTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--consumer-idle-timeout, --client-idle-timeout and --shutdown-timeout must be positive"))
+	}
+	if c.MaxConnections <= 0 || c.MaxHeaderBytes <= 0 {
+		errs = append(errs, errors.New("--max-connections and --max-header-bytes must be positive"))
+	}
+	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("--read-header-timeout, --read-timeout and --idle-timeout must be positive"))
 	}
 	if c.LoginRate <= 0 {
 		errs = append(errs, errors.New("--login-rate must be positive"))

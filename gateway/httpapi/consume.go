@@ -115,7 +115,11 @@ func (s *server) doConsume(w http.ResponseWriter, r *http.Request) error {
 	if err := validTopic(topic); err != nil {
 		return err
 	}
-	p, err := parseConsumeParams(r.URL.Query())
+	q, err := parseQuery(r.URL)
+	if err != nil {
+		return err
+	}
+	p, err := parseConsumeParams(q)
 	if err != nil {
 		return err
 	}

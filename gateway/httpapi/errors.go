@@ -3,7 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -46,15 +48,16 @@ const (
 
 // writeError answers with the status and message err calls for.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
+	var reqErr *requestError
+	if r.Context().Err() != nil && !(errors.As(err, &reqErr) && reqErr.status == http.StatusRequestTimeout) {
 		// The client went away: nobody reads an answer, and the metrics
-		// count it as nginx does.
+		// count it as nginx does. A body that timed out also ends the
+		// request's context, but its client is still there to read 408.
 		w.WriteHeader(statusClientClosedRequest)
 		return
 	}
 	status, message := http.StatusInternalServerError, "internal error"
 	retryAfter := time.Duration(0)
-	var reqErr *requestError
 	var kafkaErr *kafka.Error
 	switch {
 	case errors.As(err, &reqErr):
@@ -121,6 +124,13 @@ func kindLabel(k kafka.Kind) string {
 		return "rebalancing"
 	}
 	return "unavailable"
+}
+
+// isTimeout says whether a read failed on the server's read deadline
+// (HTTP/1) or the stream's read timeout (HTTP/2).
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
 }
 
 // writeJSON answers with v; the error says the body did not reach the

@@ -127,7 +127,11 @@ func (s *server) peerOnly(h http.HandlerFunc) http.HandlerFunc {
 // forwarding replica looks for the owner again.
 func (s *server) peerConsume(w http.ResponseWriter, r *http.Request) {
 	topic := r.PathValue("topic")
-	p, err := parseConsumeParams(r.URL.Query())
+	q, err := parseQuery(r.URL)
+	var p consumeParams
+	if err == nil {
+		p, err = parseConsumeParams(q)
+	}
 	if err == nil {
 		err = validTopic(topic)
 	}

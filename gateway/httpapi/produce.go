@@ -32,7 +32,10 @@ func (s *server) doProduce(w http.ResponseWriter, r *http.Request) error {
 	if err := validTopic(topic); err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	q, err := parseQuery(r.URL)
+	if err != nil {
+		return err
+	}
 	raw, err := rawFormat(q.Get("format"))
 	if err != nil {
 		return err
@@ -52,6 +55,9 @@ func (s *server) doProduce(w http.ResponseWriter, r *http.Request) error {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return tooLarge(fmt.Sprintf("body is larger than the %d bytes allowed", s.Limits.MaxRequestBytes))
+		}
+		if isTimeout(err) {
+			return &requestError{status: http.StatusRequestTimeout, message: "the body did not arrive in time: send it without pausing, or send a smaller one"}
 		}
 		return badRequest("reading the body failed: " + err.Error())
 	}

@@ -70,6 +70,9 @@ func decodeProduceBody(body []byte, base64Values bool, limits bodyLimits) ([]kaf
 }
 
 func decodeMessage(raw json.RawMessage, base64Values bool, limits bodyLimits) (kafka.Message, error) {
+	if name, ok := repeatedField(raw); ok {
+		return kafka.Message{}, badRequest(fmt.Sprintf("field %s is given more than once: give each field once", name))
+	}
 	var pm produceMessage
 	if err := strictDecode(raw, &pm); err != nil {
 		return kafka.Message{}, badRequest("must be an object with a string Value (and optionally Key, Headers, Partition): " + describeJSONError(err))
@@ -107,6 +110,52 @@ func decodeMessage(raw json.RawMessage, base64Values bool, limits bodyLimits) (k
 		m.Partition = *pm.Partition
 	}
 	return m, nil
+}
+
+// repeatedField returns a member name that appears twice in one object of
+// data. encoding/json keeps the last of them, so [{"Value":"a","Value":"b"}]
+// would silently store "b"; names are compared ignoring case, as
+// encoding/json matches them to fields. Invalid JSON is left to the decoder
+// that follows, which describes it.
+func repeatedField(data []byte) (string, bool) {
+	type frame struct {
+		seen      map[string]bool // nil for an array
+		expectKey bool
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.seen != nil && top.expectKey {
+			folded := strings.ToLower(strings.ToUpper(key))
+			if top.seen[folded] {
+				return key, true
+			}
+			top.seen[folded] = true
+			top.expectKey = false
+			continue
+		}
+		if top != nil && top.seen != nil {
+			// A value ends here, or starts a nested one: a key comes
+			// next either way.
+			top.expectKey = true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{seen: map[string]bool{}, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }
 
 // recordSize is what a message weighs against --max-message-bytes.

@@ -57,6 +57,10 @@ func TestDecodeProduceBody(t *testing.T) {
 		"lone high surrogate":      {body: `[{"Value":"\ud800"}]`, status: 400, message: "?encoding=base64"},
 		"lone low surrogate":       {body: `[{"Value":"x\udc00"}]`, status: 400, message: "not valid UTF-8"},
 		"reversed pair":            {body: `[{"Value":"\udc00\ud800"}]`, status: 400, message: "not valid UTF-8"},
+		"repeated Value":           {body: `[{"Value":"a","Value":"b"}]`, status: 400, message: "message 1: field Value is given more than once"},
+		"Value in two cases":       {body: `[{"Value":"a"},{"Value":"a","value":"b"}]`, status: 400, message: "message 2: field value is given more than once"},
+		"repeated header Key":      {body: `[{"Value":"a","Headers":[{"Key":"h","Key":"i","Value":"v"}]}]`, status: 400, message: "field Key is given more than once"},
+		"same names in siblings":   {body: `[{"Value":"a","Headers":[{"Key":"h","Value":"1"},{"Key":"h","Value":"2"}]}]`, want: []kafka.Message{{Value: []byte("a"), Partition: -1, Headers: []kafka.Header{{Key: "h", Value: []byte("1")}, {Key: "h", Value: []byte("2")}}}}},
 		"surrogate pair":           {body: `[{"Value":"\ud83d\ude00"}]`, want: []kafka.Message{{Value: []byte("😀"), Partition: -1}}},
 		"escaped backslash then u": {body: `[{"Value":"\\ud800"}]`, want: []kafka.Message{{Value: []byte(`\ud800`), Partition: -1}}},
 	}

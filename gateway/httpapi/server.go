@@ -3,13 +3,17 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"qaas.dev/qaas/gateway/auth"
+	"qaas.dev/qaas/gateway/connlimit"
 	"qaas.dev/qaas/gateway/kafka"
 )
 
@@ -19,6 +23,8 @@ type Limits struct {
 	MaxMessageBytes  int
 	MaxBatchMessages int
 	MaxResponseBytes int
+	// MaxHeaderBytes bounds a request's line and headers.
+	MaxHeaderBytes int
 }
 
 // Deps is what the API needs.
@@ -33,7 +39,10 @@ type Deps struct {
 	Peers *Peers
 	// KafkaCheck reports whether Kafka is reachable, for the metrics.
 	KafkaCheck func() error
-	Log        *slog.Logger
+	// Connections, when not nil, caps the API's connections; the API
+	// serves only operations to those over the cap, and shows its metrics.
+	Connections *connlimit.Limiter
+	Log         *slog.Logger
 }
 
 type server struct {
@@ -57,14 +66,18 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", s.metrics.instrument("other", notFound))
+	if d.Connections != nil {
+		s.metrics.registry.MustRegister(d.Connections.Collectors()...)
+	}
+	api = s.front(mux)
 	if d.Peers == nil {
-		return mux, nil
+		return api, nil
 	}
 	peerMux := http.NewServeMux()
 	peerMux.HandleFunc("GET /peer/v1/topic/{topic}", s.metrics.instrument("peer-consume", s.peerOnly(s.peerConsume)))
 	peerMux.HandleFunc("POST /peer/v1/lease/{id}", s.metrics.instrument("peer-settle", s.peerOnly(s.peerSettle)))
 	peerMux.HandleFunc("/", notFound)
-	return mux, peerMux
+	return api, peerMux
 }
 
 // topicName is what Kafka accepts as a topic name.
@@ -77,6 +90,16 @@ func validTopic(topic string) error {
 	return nil
 }
 
+// failedLoginFloor is the least time a refused login takes. Without it an
+// unknown username and a wrong password are told apart by timing: Kafka's
+// SCRAM refuses an unknown user at its first message and a wrong password
+// one round trip later, and the credentials directory answers in
+// microseconds. Padding every refusal to a floor well above both (a few
+// round trips to Kafka) makes them take the same time. Throttling guesses
+// stays the login limiter's job: the floor is kept under its per-user
+// interval so that a sequential guesser still meets it.
+const failedLoginFloor = 500 * time.Millisecond
+
 // authenticate returns the Kafka user the request's basic credentials log
 // in as. The caller releases it.
 func (s *server) authenticate(r *http.Request) (*kafka.User, error) {
@@ -84,10 +107,38 @@ func (s *server) authenticate(r *http.Request) (*kafka.User, error) {
 	if !ok || name == "" || password == "" {
 		return nil, &requestError{status: http.StatusUnauthorized, message: "credentials required: use HTTP basic auth with a username and a password (curl -u user:password)"}
 	}
+	start := time.Now()
+	user, err := s.login(name, password)
+	if refusedLogin(err) {
+		padFailedLogin(r.Context(), start)
+	}
+	return user, err
+}
+
+func (s *server) login(name, password string) (*kafka.User, error) {
 	if s.Credentials != nil && !s.Credentials.Check(name, password) {
 		return nil, &requestError{status: http.StatusUnauthorized, message: "wrong username or password"}
 	}
 	return s.Pool.Get(name, password)
+}
+
+// refusedLogin says whether err refuses the credentials themselves.
+func refusedLogin(err error) bool {
+	var reqErr *requestError
+	var kafkaErr *kafka.Error
+	return errors.As(err, &reqErr) && reqErr.status == http.StatusUnauthorized ||
+		errors.As(err, &kafkaErr) && kafkaErr.Kind == kafka.KindUnauthenticated
+}
+
+// padFailedLogin returns failedLoginFloor after start, or when the client
+// leaves.
+func padFailedLogin(ctx context.Context, start time.Time) {
+	t := time.NewTimer(time.Until(start.Add(failedLoginFloor)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {

@@ -102,6 +102,7 @@ type gateway struct {
 	URL    string
 	client *http.Client
 	stop   func()
+	logs   *logSink
 }
 
 // startGateway runs a gateway against tb with the given extra flags,
@@ -155,7 +156,7 @@ func startGateway(t testing.TB, tb *testBroker, extraArgs ...string) *gateway {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(cert.CertPEM)
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
-	g := &gateway{URL: "https://" + ls.API.Addr().String(), client: &http.Client{Transport: transport, Timeout: 60 * time.Second}, stop: stop}
+	g := &gateway{URL: "https://" + ls.API.Addr().String(), client: &http.Client{Transport: transport, Timeout: 60 * time.Second}, stop: stop, logs: logs}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := g.client.Get(g.URL + "/healthz")
@@ -186,6 +187,13 @@ func (l *logSink) Write(p []byte) (int, error) {
 	l.mu.Unlock()
 	l.t.Log(string(bytes.TrimRight(p, "\n")))
 	return len(p), nil
+}
+
+// String is every line logged so far.
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.all.String()
 }
 
 func (l *logSink) mustNotContain(admin string, passwords map[string]string) {

@@ -18,6 +18,7 @@ import (
 
 	"qaas.dev/qaas/gateway/auth"
 	"qaas.dev/qaas/gateway/config"
+	"qaas.dev/qaas/gateway/connlimit"
 	"qaas.dev/qaas/gateway/httpapi"
 	"qaas.dev/qaas/gateway/kafka"
 )
@@ -28,6 +29,8 @@ type Gateway struct {
 	log     *slog.Logger
 	pool    *kafka.Pool
 	handler http.Handler
+	// conns caps the API's connections.
+	conns *connlimit.Limiter
 	// peerHandler serves the other replicas; nil without peers.
 	peerHandler http.Handler
 }
@@ -121,6 +124,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		UserMemoryBytes:     userConsumeMemory,
 		LoginRate:           cfg.LoginRate,
 	}, log)
+	conns := connlimit.New(cfg.MaxConnections, connectionHeadroom)
 	deps := httpapi.Deps{
 		Pool:        pool,
 		Credentials: creds,
@@ -129,13 +133,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			MaxMessageBytes:  cfg.MaxMessageBytes,
 			MaxBatchMessages: cfg.MaxBatchMessages,
 			MaxResponseBytes: cfg.MaxResponseBytes,
+			MaxHeaderBytes:   cfg.MaxHeaderBytes,
 		},
-		Peers:      peers,
-		KafkaCheck: func() error { return kafka.Ping(opts) },
-		Log:        log,
+		Peers:       peers,
+		KafkaCheck:  func() error { return kafka.Ping(opts) },
+		Connections: conns,
+		Log:         log,
 	}
 	api, peer := httpapi.NewHandlers(deps)
-	return &Gateway{cfg: cfg, log: log, pool: pool, handler: api, peerHandler: peer}, nil
+	return &Gateway{cfg: cfg, log: log, pool: pool, handler: api, conns: conns, peerHandler: peer}, nil
 }
 
 // Serve answers on ls until ctx ends, then stops taking requests, leaves
@@ -144,16 +150,24 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 // (produces get their acknowledgements) and closes the Kafka clients.
 func (g *Gateway) Serve(ctx context.Context, ls Listeners) error {
 	srv := g.httpServer(g.handler)
+	srv.ConnState = g.conns.ConnState
+	srv.ConnContext = g.conns.ConnContext
+	api := g.conns.Wrap(ls.API)
 	tlsOn := g.cfg.TLSCertFile != ""
 	if tlsOn {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// Go refuses a TLS handshake whose ALPN offers none of
+			// these, and curl --http1.0 offers only http/1.0.
+			NextProtos: []string{"h2", "http/1.1", "http/1.0"},
+		}
 	}
 	served := make(chan error, 2)
 	go func() {
 		if tlsOn {
-			served <- srv.ServeTLS(ls.API, g.cfg.TLSCertFile, g.cfg.TLSKeyFile)
+			served <- srv.ServeTLS(api, g.cfg.TLSCertFile, g.cfg.TLSKeyFile)
 		} else {
-			served <- srv.Serve(ls.API)
+			served <- srv.Serve(api)
 		}
 	}()
 	g.log.Info("gateway listening", "address", ls.API.Addr().String(), "tls", tlsOn)
@@ -202,13 +216,26 @@ func (g *Gateway) Serve(ctx context.Context, ls Listeners) error {
 func (g *Gateway) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		ReadTimeout:       g.cfg.ReadTimeout,
 		// Long polls last up to httpapi.MaxTimeout plus the bounded waits
 		// for a group assignment or its owner.
-		WriteTimeout:   httpapi.MaxTimeout + 60*time.Second,
-		IdleTimeout:    120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
+		WriteTimeout: httpapi.MaxTimeout + 60*time.Second,
+		IdleTimeout:  g.cfg.IdleTimeout,
+		// The API answers headers over --max-header-bytes with a JSON 431.
+		// net/http answers its own plain-text 431 past this ceiling, where
+		// it stops reading: reading on to answer in JSON would let one
+		// connection make the gateway hold any amount of headers.
+		MaxHeaderBytes: headerCeiling * g.cfg.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 }
+
+// headerCeiling is how many times --max-header-bytes net/http reads before
+// it stops with a plain-text 431.
+const headerCeiling = 4
+
+// connectionHeadroom is how many connections over --max-connections still
+// serve /healthz, /readyz and /metrics when every connection is busy: a
+// few probes and scrapes at a time.
+const connectionHeadroom = 32

@@ -3,7 +3,11 @@ package kafkaconn
 import (
 	"crypto/sha256"
 	"crypto/sha512"
+	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/IBM/sarama"
 	"github.com/xdg-go/scram"
@@ -61,3 +65,50 @@ func (s *scramClient) Begin(user, password, authzID string) error {
 
 func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
 func (s *scramClient) Done() bool                            { return s.conv.Done() }
+
+// Bounds of a login the gateway passes to Kafka. Kafka sets none, but a
+// login is a header value held in memory and sent to a broker on every
+// attempt: longer ones are refused as impossible rather than forwarded.
+const (
+	MaxUsernameBytes = 256
+	MaxPasswordBytes = 1024
+)
+
+// CheckLogin says why user and password can never be a Kafka login with
+// mechanism, without dialing Kafka: empty, too long, not UTF-8, holding a
+// control character, or refused by SCRAM's SASLprep (RFC 4013). The error
+// names the field and the reason, never the value.
+func CheckLogin(mechanism, user, password string) error {
+	if err := checkText("username", user, MaxUsernameBytes); err != nil {
+		return err
+	}
+	if err := checkText("password", password, MaxPasswordBytes); err != nil {
+		return err
+	}
+	switch mechanism {
+	case ScramSHA512, ScramSHA256:
+		// The SCRAM client prepares both with SASLprep before it sends
+		// anything; what it refuses would fail on every attempt.
+		if _, err := scram.SHA256.NewClient(user, "", ""); err != nil {
+			return errors.New("the username holds characters SCRAM does not allow")
+		}
+		if _, err := scram.SHA256.NewClient("u", password, ""); err != nil {
+			return errors.New("the password holds characters SCRAM does not allow")
+		}
+	}
+	return nil
+}
+
+func checkText(what, s string, maxBytes int) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("the %s is empty", what)
+	case len(s) > maxBytes:
+		return fmt.Errorf("the %s is longer than %d bytes", what, maxBytes)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("the %s is not valid UTF-8", what)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return fmt.Errorf("the %s holds a control character", what)
+	}
+	return nil
+}

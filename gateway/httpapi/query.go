@@ -1,0 +1,28 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/url"
+)
+
+// queryParams are the query parameters the API reads. Others are ignored,
+// so that a client's cache buster or tracing parameter does not break its
+// calls.
+var queryParams = []string{"limit", "timeout", "group", "format", "encoding"}
+
+// parseQuery reads a request's query string. net/url drops the pairs it
+// cannot decode, which would turn ?limit=%zz into the default limit: a
+// query that does not parse, or that gives a parameter twice, is refused
+// instead of half-read.
+func parseQuery(u *url.URL) (url.Values, error) {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, badRequest(fmt.Sprintf("the query string cannot be parsed (%v): percent-encode special characters and separate parameters with &", err))
+	}
+	for _, name := range queryParams {
+		if len(q[name]) > 1 {
+			return nil, badRequest(fmt.Sprintf("%s is given %d times: give it once", name, len(q[name])))
+		}
+	}
+	return q, nil
+}
