@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -164,6 +165,9 @@ func (c *Config) validate() error {
 	if c.MaxRequestBytes <= 0 || c.MaxMessageBytes <= 0 || c.MaxBatchMessages <= 0 || c.MaxResponseBytes <= 0 {
 		errs = append(errs, errors.New("--max-request-bytes, --max-message-bytes, --max-batch-messages and --max-response-bytes must be positive"))
 	}
+	if c.MaxMessageBytes > maxMessageBytesLimit {
+		errs = append(errs, fmt.Errorf("--max-message-bytes can be at most %d", maxMessageBytesLimit))
+	}
 	if c.ConsumerBufferBytes <= 0 || c.ConsumeMemoryBytes < 0 || c.UserConsumeMemoryBytes < 0 {
 		errs = append(errs, errors.New("--consumer-buffer-bytes must be positive, --consume-memory-bytes and --user-consume-memory-bytes positive or 0 (derived)"))
 	}
@@ -184,6 +188,10 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxMessageBytesLimit keeps a fetch's size, one message and its framing,
+// within what a Kafka fetch request can ask for (an int32).
+const maxMessageBytesLimit = 1 << 30
 
 // defaultConsumeMemory is the consume budget of a gateway that has no Go
 // memory limit.

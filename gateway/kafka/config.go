@@ -88,12 +88,13 @@ func (o Options) consumerConfig(user, password string) *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Interval = time.Second
 	c.Consumer.Return.Errors = true
 	c.Consumer.MaxWaitTime = 250 * time.Millisecond
-	// What a member holds is bounded (see memberBytes): sarama reads ahead
-	// one message per partition, and a fetch asks for at most one batch's
-	// worth; the member's own buffer is where messages wait for requests.
-	c.ChannelBufferSize = 1
+	// What a member holds is bounded (see memberBytes): sarama does not
+	// read ahead, and a fetch response holds one batch's worth in all; the
+	// member's own buffer is where messages wait for requests.
+	c.ChannelBufferSize = 0
 	c.Consumer.Fetch.Default = int32(o.fetchUnit())
 	c.Consumer.Fetch.Max = int32(o.fetchUnit())
+	c.Consumer.Fetch.MaxBytes = int32(o.fetchUnit())
 	// A replica that dies without leaving (SIGKILL, node loss) keeps its
 	// group's partitions until its session times out; the heartbeat is how
 	// soon a member learns of a rebalance (a replica joining to forward).

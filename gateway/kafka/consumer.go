@@ -61,15 +61,19 @@ type member struct {
 
 	mu sync.Mutex
 	// changed is closed and replaced on every change below, waking waiters.
-	changed      chan struct{}
-	sess         sarama.ConsumerGroupSession
-	parts        map[int32]*partitionBuffer
-	pendingBytes int
-	err          error
-	active       int
-	lastUsed     time.Time
+	changed  chan struct{}
+	sess     sarama.ConsumerGroupSession
+	parts    map[int32]*partitionBuffer
+	err      error
+	active   int
+	lastUsed time.Time
 	// leases counts leases handed out and not yet settled.
 	leases int
+	// bufferedBytes is what the session's partition buffers hold,
+	// leasedBytes what leases not yet settled hold, whatever their session:
+	// together they stay within bufferBytes (and one message).
+	bufferedBytes int
+	leasedBytes   int
 }
 
 // partitionBuffer holds what was fetched from one partition and not yet
@@ -104,11 +108,9 @@ func (u *User) Consume(ctx context.Context, topic, groupID string, limit, maxByt
 // member returns the user's consumer group member for (topic, group),
 // joining the group on first use. groupID is the Kafka group id.
 func (u *User) member(topic, groupID string) (*member, error) {
-	select {
-	case <-u.draining:
+	if isClosed(u.draining) {
 		// A member joining now would only delay the replica taking over.
 		return nil, errDraining
-	default:
 	}
 	key := memberKey{topic, groupID}
 	if m := u.openMember(key); m != nil {
@@ -118,18 +120,45 @@ func (u *User) member(topic, groupID string) (*member, error) {
 	if err != nil {
 		return nil, Classify(err, "topic "+topic)
 	}
-	reserved := u.opts.memberBytes(len(partitions), u.tuning.BufferBytes)
+	reserved := u.opts.memberBytes(len(partitions), len(u.client.Brokers()), u.tuning.BufferBytes)
 	if err := u.reserveMember(reserved, topic, len(partitions)); err != nil {
 		return nil, err
 	}
-	u.membersMu.Lock()
-	defer u.membersMu.Unlock()
-	if m := u.members[key]; m != nil {
-		// A concurrent request opened it meanwhile.
+	// Connecting takes round trips to Kafka: other requests of the user,
+	// and the making of room for them, do not wait for it.
+	m, err := u.newMember(topic, groupID, reserved)
+	if err != nil {
 		u.memory.release(reserved)
+		return nil, err
+	}
+	u.membersMu.Lock()
+	existing := u.members[key]
+	draining := isClosed(u.draining)
+	if existing == nil && !draining {
 		m.use(+1)
+		u.members[key] = m
+		ctx, cancel := context.WithCancel(context.Background())
+		m.cancel = cancel
+		go m.run(ctx)
+		go m.commitLoop(ctx)
+	} else if existing != nil {
+		// A concurrent request opened it meanwhile.
+		existing.use(+1)
+	}
+	u.membersMu.Unlock()
+	if existing == nil && !draining {
 		return m, nil
 	}
+	m.discard()
+	if existing != nil {
+		return existing, nil
+	}
+	return nil, errDraining
+}
+
+// newMember connects a member of groupID for topic, not started yet, that
+// holds reserved bytes of the user's budget.
+func (u *User) newMember(topic, groupID string, reserved int64) (*member, error) {
 	m := &member{
 		topic:       topic,
 		groupID:     groupID,
@@ -147,22 +176,32 @@ func (u *User) member(topic, groupID string) (*member, error) {
 	cfg.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{newOwnerStrategy(m.self, m.assigned)}
 	client, err := sarama.NewClient(u.opts.Brokers, cfg)
 	if err != nil {
-		u.memory.release(reserved)
 		return nil, Classify(err, "group "+groupID)
 	}
 	group, err := sarama.NewConsumerGroupFromClient(groupID, client)
 	if err != nil {
 		_ = client.Close()
-		u.memory.release(reserved)
 		return nil, Classify(err, "group "+groupID)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.client, m.group, m.cancel = client, group, cancel
-	m.use(+1)
-	u.members[key] = m
-	go m.run(ctx)
-	go m.commitLoop(ctx)
+	m.client, m.group = client, group
 	return m, nil
+}
+
+// discard closes a member that was never started, and gives its memory
+// back.
+func (m *member) discard() {
+	_ = m.group.Close()
+	_ = m.client.Close()
+	m.memory.release(m.reserved)
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // openMember returns the user's member for key, if open, counted as used.
@@ -273,7 +312,7 @@ func (m *member) Setup(sess sarama.ConsumerGroupSession) error {
 	for _, p := range sess.Claims()[m.topic] {
 		m.parts[p] = &partitionBuffer{next: -1}
 	}
-	m.pendingBytes = 0
+	m.bufferedBytes = 0
 	m.err = nil
 	m.broadcast()
 	return nil
@@ -309,7 +348,7 @@ func (m *member) assigned(owner string, topics map[string][]int32) {
 // buffered messages were not delivered, so they stay unmarked and the next
 // owner fetches them again. m.mu must be held.
 func (m *member) dropPartition(p int32, pb *partitionBuffer) {
-	m.pendingBytes -= bytesOf(pb.msgs)
+	m.bufferedBytes -= bytesOf(pb.msgs)
 	delete(m.parts, p)
 }
 
@@ -322,7 +361,7 @@ func (m *member) Cleanup(sess sarama.ConsumerGroupSession) error {
 	if m.sess == sess {
 		m.sess = nil
 		m.parts = nil
-		m.pendingBytes = 0
+		m.bufferedBytes = 0
 		m.err = nil
 		m.broadcast()
 	}
@@ -364,8 +403,11 @@ func (m *member) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Con
 }
 
 // push appends msg to its partition's buffer, waiting while the buffer is
-// full. It returns false when the session ended.
+// full. It returns false when the session ended. It copies msg first, so
+// that while it waits, msg does not keep the fetch response it came in
+// alive.
 func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMessage, hwm int64) bool {
+	msg = copyMessage(msg)
 	for {
 		m.mu.Lock()
 		if m.sess != sess || sess.Context().Err() != nil {
@@ -379,9 +421,9 @@ func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMess
 		}
 		// The buffer can pass its bound by this one message; memberBytes
 		// counts it.
-		if len(pb.msgs) < maxPendingPerPartition && m.pendingBytes < m.bufferBytes {
-			pb.msgs = append(pb.msgs, copyMessage(msg))
-			m.pendingBytes += messageBytes(msg)
+		if len(pb.msgs) < maxPendingPerPartition && m.bufferedBytes+m.leasedBytes < m.bufferBytes {
+			pb.msgs = append(pb.msgs, msg)
+			m.bufferedBytes += messageBytes(msg)
 			pb.next = msg.Offset + 1
 			pb.end = max(pb.end, hwm)
 			m.broadcast()

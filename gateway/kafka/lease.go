@@ -22,6 +22,8 @@ type Lease struct {
 	m     *member
 	sess  sarama.ConsumerGroupSession
 	taken map[int32][]*sarama.ConsumerMessage
+	// bytes is what the messages count in the member's leasedBytes.
+	bytes int
 	once  sync.Once
 }
 
@@ -56,7 +58,7 @@ func (e *NotOwnerError) Error() string {
 // (but always giving at least one). m.mu must be held and m.sess set.
 func (m *member) take(limit, maxBytes int) *Lease {
 	l := &Lease{m: m, sess: m.sess, taken: map[int32][]*sarama.ConsumerMessage{}}
-	bytes := 0
+	values := 0
 	for len(l.Messages) < limit {
 		var oldest *partitionBuffer
 		for p, pb := range m.parts {
@@ -71,18 +73,21 @@ func (m *member) take(limit, maxBytes int) *Lease {
 			break
 		}
 		msg := oldest.msgs[0]
-		if len(l.Messages) > 0 && bytes+len(msg.Value) > maxBytes {
+		if len(l.Messages) > 0 && values+len(msg.Value) > maxBytes {
 			break
 		}
 		oldest.msgs[0] = nil
 		oldest.msgs = oldest.msgs[1:]
 		oldest.leased = l
-		bytes += len(msg.Value)
+		values += len(msg.Value)
 		l.Messages = append(l.Messages, msg)
 		l.taken[msg.Partition] = append(l.taken[msg.Partition], msg)
 	}
-	// The messages stay counted in pendingBytes until the lease settles:
-	// until then they are in memory as much as buffered ones.
+	// The messages count as leased until the lease settles: until then
+	// they are in memory as much as buffered ones.
+	l.bytes = bytesOf(l.Messages)
+	m.bufferedBytes -= l.bytes
+	m.leasedBytes += l.bytes
 	m.leases++
 	m.broadcast()
 	return l
@@ -96,16 +101,12 @@ func olderThan(a, b *sarama.ConsumerMessage) bool { return a.Timestamp.Before(b.
 func (m *member) settle(l *Lease, delivered bool) {
 	m.mu.Lock()
 	m.leases--
+	m.leasedBytes -= l.bytes
 	for p, msgs := range l.taken {
-		if m.sess != l.sess {
-			// The session's end dropped all it held.
-			continue
-		}
 		pb := m.parts[p]
-		if pb == nil || pb.leased != l {
-			// The partition was revoked meanwhile: its next owner
-			// fetches the messages again.
-			m.pendingBytes -= bytesOf(msgs)
+		if m.sess != l.sess || pb == nil || pb.leased != l {
+			// The session ended or the partition was revoked meanwhile:
+			// whoever owns it next fetches the messages again.
 			continue
 		}
 		pb.leased = nil
@@ -113,10 +114,10 @@ func (m *member) settle(l *Lease, delivered bool) {
 			for _, msg := range msgs {
 				l.sess.MarkMessage(msg, "")
 			}
-			m.pendingBytes -= bytesOf(msgs)
 			continue
 		}
 		pb.msgs = append(msgs, pb.msgs...)
+		m.bufferedBytes += bytesOf(msgs)
 	}
 	m.broadcast()
 	m.mu.Unlock()
@@ -185,7 +186,7 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 			if catchUpDeadline.IsZero() {
 				catchUpDeadline = later(pollDeadline, time.Now().Add(catchUpWait))
 			}
-			buffered, full := 0, m.pendingBytes >= m.bufferBytes
+			buffered, full := 0, m.bufferedBytes+m.leasedBytes >= m.bufferBytes
 			for p, pb := range m.parts {
 				parts = append(parts, p)
 				// Messages under another response's lease may come
@@ -200,7 +201,7 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 			// While Kafka holds more than is buffered, a short answer
 			// waits for the rest: POST then GET returns all that was
 			// posted, not the first message of the batch.
-			enough := buffered >= limit || m.pendingBytes >= maxBytes || full || !behind || !time.Now().Before(catchUpDeadline)
+			enough := buffered >= limit || m.bufferedBytes >= maxBytes || full || !behind || !time.Now().Before(catchUpDeadline)
 			if buffered > 0 && enough {
 				l := m.take(limit, maxBytes)
 				m.mu.Unlock()

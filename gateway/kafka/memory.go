@@ -19,7 +19,6 @@ import (
 // budget is a number of bytes that holders reserve and give back. A user's
 // budget reserves from the gateway's as well.
 type budget struct {
-	name   string
 	limit  int64
 	parent *budget
 
@@ -27,8 +26,8 @@ type budget struct {
 	used int64
 }
 
-func newBudget(name string, limit int64, parent *budget) *budget {
-	return &budget{name: name, limit: limit, parent: parent}
+func newBudget(limit int64, parent *budget) *budget {
+	return &budget{limit: limit, parent: parent}
 }
 
 // reserve takes n bytes from b and its parent, or nothing. When it takes
@@ -71,19 +70,25 @@ func (b *budget) Used() int64 {
 // larger than the fetch's limits, so it is the unit of what sarama holds.
 func (o Options) fetchUnit() int64 { return int64(o.MaxMessageBytes) + recordOverhead }
 
-// memberBytes is the most a member of a topic with the given partitions
-// holds: a fetch response being read, one response per partition being
-// fed to it (sarama's read-ahead is one message per partition, see
-// consumerConfig), and its own buffer, which can pass its bound by one
-// message. Buffered messages are copies (see copyMessage), so they do not
-// keep the fetch responses they came in alive.
-func (o Options) memberBytes(partitions int, bufferBytes int) int64 {
-	return int64(partitions+2)*o.fetchUnit() + int64(bufferBytes)
+// memberBytes is the most a member of a topic with the given partitions,
+// on the given number of brokers, holds. Per partition: the fetch response
+// sarama is feeding to it and the message it handed over, which push
+// copies and waits with (sarama's read-ahead channel is unbuffered, see
+// consumerConfig). A fetch in flight per broker that leads one of the
+// partitions, each at most one unit (Fetch.MaxBytes). And the member's
+// own buffer with its leases, which can pass its bound by one message.
+func (o Options) memberBytes(partitions, brokers, bufferBytes int) int64 {
+	units := 2*partitions + min(partitions, max(brokers, 1)) + 1
+	return int64(units)*o.fetchUnit() + int64(bufferBytes)
 }
+
+// messageOverhead is what a buffered message costs beyond its bytes: the
+// ConsumerMessage and its slices.
+const messageOverhead = 256
 
 // messageBytes is what a buffered message costs.
 func messageBytes(msg *sarama.ConsumerMessage) int {
-	n := len(msg.Key) + len(msg.Value)
+	n := messageOverhead + len(msg.Key) + len(msg.Value)
 	for _, h := range msg.Headers {
 		n += len(h.Key) + len(h.Value)
 	}

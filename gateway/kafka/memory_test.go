@@ -7,11 +7,11 @@ import (
 )
 
 func TestABudgetReservesFromItsParentOrNotAtAll(t *testing.T) {
-	gateway := newBudget("gateway", 100, nil)
-	a := newBudget("a", 60, gateway)
-	b := newBudget("b", 60, gateway)
+	gateway := newBudget(100, nil)
+	a := newBudget(60, gateway)
+	b := newBudget(60, gateway)
 	if short := a.reserve(50); short != nil {
-		t.Fatalf("a 50 of 60: short %s", short.name)
+		t.Fatalf("a 50 of 60: short %+v", short)
 	}
 	if short := a.reserve(20); short != a {
 		t.Fatalf("a 70 of 60: short %v, want a", short)
@@ -39,8 +39,8 @@ func TestABufferedMessageDoesNotShareTheFetchBuffer(t *testing.T) {
 	if string(c.Key) != "key" || string(c.Value) != "value" || string(c.Headers[0].Key) != "HK" || string(c.Headers[0].Value) != "HV" || c.Offset != 7 {
 		t.Fatalf("copy changed with the fetch buffer: %q %q %q %q", c.Key, c.Value, c.Headers[0].Key, c.Headers[0].Value)
 	}
-	if messageBytes(c) != 12 {
-		t.Fatalf("messageBytes %d, want 12", messageBytes(c))
+	if messageBytes(c) != messageOverhead+12 {
+		t.Fatalf("messageBytes %d, want %d", messageBytes(c), messageOverhead+12)
 	}
 	if nilKey := copyMessage(&sarama.ConsumerMessage{Value: []byte("v")}); nilKey.Key != nil {
 		t.Fatal("a message without a key got an empty one")

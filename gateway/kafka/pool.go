@@ -62,7 +62,7 @@ func NewPool(opts Options, tuning Tuning, log *slog.Logger) *Pool {
 		tuning:   tuning,
 		log:      log,
 		limit:    newLoginLimiter(tuning.LoginRate),
-		memory:   newBudget("gateway", tuning.MemoryBytes, nil),
+		memory:   newBudget(tuning.MemoryBytes, nil),
 		users:    map[string]*User{},
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -99,7 +99,7 @@ func (p *Pool) Get(name, password string) (*User, error) {
 			return nil, err
 		}
 		u.passwordHash = hash
-		u.memory = newBudget("user "+name, p.tuning.UserMemoryBytes, p.memory)
+		u.memory = newBudget(p.tuning.UserMemoryBytes, p.memory)
 		u.reclaim = func(own bool) bool {
 			if own {
 				return p.closeIdleMember(u)
@@ -268,14 +268,7 @@ func (p *Pool) snapshot() []*User {
 func (p *Pool) Drain() { p.drainOnce.Do(func() { close(p.draining) }) }
 
 // Draining tells whether Drain was called.
-func (p *Pool) Draining() bool {
-	select {
-	case <-p.draining:
-		return true
-	default:
-		return false
-	}
-}
+func (p *Pool) Draining() bool { return isClosed(p.draining) }
 
 // LeaveGroups closes every consumer group member, each once its handed-out
 // messages are settled, so that other replicas take the groups over.
