@@ -87,11 +87,21 @@ teardown() {
 		for kind in nodes pods deployments queueapps; do "${k[@]}" get "$kind" -A -o wide; done
 		bash hack/e2e/cluster.sh diagnose 8>&-
 		"${k[@]}" get events -A --sort-by=.lastTimestamp | tail -n 30
+		"${k[@]}" get queueapps -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}:{"\n"}{range .status.conditions[*]}  {.type}={.status} {.reason}: {.message}{"\n"}{end}{end}'
 		"${k[@]}" -n qaas-system logs -l app.kubernetes.io/name=qaas --tail=40 --prefix
 		for ns in team-a team-b; do "${k[@]}" -n "$ns" logs -l app.kubernetes.io/name=qaas-gateway --tail=20 --prefix; done
 		# The components' logs outlive the teardown.
 		local logs
 		logs=$(mktemp -d "${TMPDIR:-/tmp}/qaas-e2e-logs.XXXXXX")
+		# Where the operator is: SIGQUIT makes it print its goroutines and
+		# exit; the kubelet keeps that log as the previous container's. The
+		# goroutines in the project's own code are shown here.
+		if pkill -QUIT -x manager; then
+			sleep 3
+			"${k[@]}" -n qaas-system logs -l app.kubernetes.io/name=qaas --previous --tail=-1 >"$logs/manager-goroutines.txt" 2>&1
+			phase "the operator's goroutines in its own code (all in $logs/manager-goroutines.txt)"
+			awk 'BEGIN { RS = "" } /qaas\.dev\/qaas\// { print; print "" }' "$logs/manager-goroutines.txt" | head -n 150
+		fi
 		cp -r "$W/log/." "$logs/"
 		phase "the cluster components' logs are in $logs"
 	fi
