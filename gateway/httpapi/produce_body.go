@@ -44,6 +44,15 @@ func decodeProduceBody(body []byte, base64Values bool, limits bodyLimits) ([]kaf
 	if !utf8.Valid(body) || hasLoneSurrogate(body) {
 		return nil, badRequest("body is not valid UTF-8 text: send bytes base64-encoded with ?encoding=base64, or as the whole body with ?format=raw")
 	}
+	if msgs, ok := decodeProduceBodyFast(body, base64Values, limits); ok {
+		return msgs, nil
+	}
+	return decodeProduceBodyGeneral(body, base64Values, limits)
+}
+
+// decodeProduceBodyGeneral decodes any produce body with encoding/json and
+// describes precisely what is wrong with one it refuses.
+func decodeProduceBodyGeneral(body []byte, base64Values bool, limits bodyLimits) ([]kafka.Message, error) {
 	var elements []json.RawMessage
 	if err := strictDecode(body, &elements); err != nil {
 		return nil, badRequest("body must be a JSON array of messages such as [{\"Value\": \"hello\"}] (or use ?format=raw to send the body as one message): " + describeJSONError(err))
