@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/IBM/sarama"
 )
@@ -28,21 +26,6 @@ const (
 
 // groupName is what ?group= accepts: it becomes part of a Kafka group id.
 var groupName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,100}$`)
-
-// consumed is one message of a consume response.
-type consumed struct {
-	Topic     string       `json:"Topic"`
-	Partition int32        `json:"Partition"`
-	Offset    int64        `json:"Offset"`
-	Timestamp time.Time    `json:"Timestamp"`
-	Key       *string      `json:"Key,omitempty"`
-	Value     *string      `json:"Value"`
-	Headers   []jsonHeader `json:"Headers,omitempty"`
-	// Encoding is "base64" when Key, Value and header values are base64:
-	// on request (?encoding=base64), or because one of them is not valid
-	// UTF-8 and would otherwise be mangled.
-	Encoding string `json:"Encoding,omitempty"`
-}
 
 type consumeParams struct {
 	limit        int
@@ -154,11 +137,7 @@ func writeConsumed(w http.ResponseWriter, msgs []*sarama.ConsumerMessage, p cons
 	if p.raw {
 		err = writeRaw(w, msgs)
 	} else {
-		out := make([]consumed, len(msgs))
-		for i, m := range msgs {
-			out[i] = encodeConsumed(m, p.base64Values)
-		}
-		err = writeJSON(w, http.StatusOK, out)
+		err = writeConsumedJSON(w, msgs, p.base64Values)
 	}
 	if err != nil {
 		return err
@@ -182,33 +161,4 @@ func writeRaw(w http.ResponseWriter, msgs []*sarama.ConsumerMessage) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(m.Value)
 	return err
-}
-
-func encodeConsumed(m *sarama.ConsumerMessage, base64Values bool) consumed {
-	useBase64 := base64Values || !utf8.Valid(m.Value) || !utf8.Valid(m.Key)
-	for _, h := range m.Headers {
-		useBase64 = useBase64 || !utf8.Valid(h.Value)
-	}
-	text := func(b []byte) string {
-		if useBase64 {
-			return base64.StdEncoding.EncodeToString(b)
-		}
-		return string(b)
-	}
-	c := consumed{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Timestamp: m.Timestamp}
-	if m.Key != nil {
-		k := text(m.Key)
-		c.Key = &k
-	}
-	if m.Value != nil {
-		v := text(m.Value)
-		c.Value = &v
-	}
-	for _, h := range m.Headers {
-		c.Headers = append(c.Headers, jsonHeader{Key: string(h.Key), Value: text(h.Value)})
-	}
-	if useBase64 {
-		c.Encoding = "base64"
-	}
-	return c
 }
