@@ -44,8 +44,8 @@ func startGateway(bin, dir string, kafka kafkaconn.Settings, user, password stri
 	}
 	creds := filepath.Join(dir, "credentials")
 	files := map[string][]byte{
-		filepath.Join(dir, "tls.crt"):                            cert.CertPEM,
-		filepath.Join(dir, "tls.key"):                            cert.KeyPEM,
+		filepath.Join(dir, "tls.crt"):                             cert.CertPEM,
+		filepath.Join(dir, "tls.key"):                             cert.KeyPEM,
 		filepath.Join(creds, credentialsdir.UsernameKey("admin")): []byte(user),
 		filepath.Join(creds, credentialsdir.PasswordKey("admin")): []byte(password),
 	}
