@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/internal/embeddedkafka"
@@ -63,7 +62,7 @@ func startBroker() (*process, brokerInfo, error) {
 	if err != nil {
 		return nil, info, err
 	}
-	cmd := exec.Command(self, "-broker")
+	cmd := command(self, "-broker")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -76,7 +75,7 @@ func startBroker() (*process, brokerInfo, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, info, err
 	}
-	p := &process{name: "broker", cmd: cmd, stop: func() { stdin.Close() }}
+	p := child("broker", cmd, func() { stdin.Close() })
 	line, err := bufio.NewReader(stdout).ReadBytes('\n')
 	if err == nil {
 		err = json.Unmarshal(line, &info)

@@ -37,7 +37,7 @@ func buildGateway(dir string) (string, error) {
 // certificate, logins checked against a credentials directory (the one
 // user the bench logs in as), and the Kafka settings given. It returns the
 // process and the gateway's URL.
-func startGateway(bin, dir string, kafka kafkaconn.Settings, user, password string) (*process, string, []byte, error) {
+func startGateway(bin, godebug, dir string, kafka kafkaconn.Settings, user, password string) (*process, string, []byte, error) {
 	cert, err := selfsigned.New("localhost", "127.0.0.1")
 	if err != nil {
 		return nil, "", nil, err
@@ -63,7 +63,10 @@ func startGateway(bin, dir string, kafka kafkaconn.Settings, user, password stri
 	cfg.CredentialsDir = creds
 	cfg.Kafka = kafka
 
-	cmd := exec.Command(bin, cfg.Args()...)
+	cmd := command(bin, cfg.Args()...)
+	if godebug != "" {
+		cmd.Env = append(os.Environ(), "GODEBUG="+godebug)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, "", nil, err
@@ -71,7 +74,7 @@ func startGateway(bin, dir string, kafka kafkaconn.Settings, user, password stri
 	if err := cmd.Start(); err != nil {
 		return nil, "", nil, err
 	}
-	p := &process{name: "gateway", cmd: cmd, stop: terminate(cmd)}
+	p := child("gateway", cmd, terminate(cmd))
 	listening := make(chan string, 1)
 	go watchGatewayLog(stderr, listening)
 	select {
@@ -86,8 +89,8 @@ func startGateway(bin, dir string, kafka kafkaconn.Settings, user, password stri
 }
 
 // watchGatewayLog sends the address of the "gateway listening" line to
-// listening (closing it if the gateway exits first), and shows warnings
-// and errors on stderr.
+// listening (closing it if the gateway exits first), and shows warnings,
+// errors and what is not a log line (the runtime's, for GODEBUG) on stderr.
 func watchGatewayLog(r io.Reader, listening chan<- string) {
 	sent := false
 	sc := bufio.NewScanner(r)

@@ -60,6 +60,7 @@ type options struct {
 	drainClients     []int
 	valueBytes       int
 	gatewayBin       string
+	gatewayGODEBUG   string
 	kafka            kafkaconn.Settings
 	kafkaUser        string
 	kafkaPassword    string
@@ -75,10 +76,11 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	intsVar(fs, &o.batchSizes, "batch-sizes", "100,1000", "messages per request of batch produce")
 	intsVar(fs, &o.batchConcurrency, "batch-concurrency", "1,16", "concurrent clients of batch produce")
 	intsVar(fs, &o.rawConcurrency, "raw-concurrency", "64", "concurrent clients of ?format=raw produce")
-	fs.Int64Var(&o.drainMessages, "drain-messages", 100000, "messages each drain reads from the preloaded topic")
+	fs.Int64Var(&o.drainMessages, "drain-messages", 300000, "messages each drain reads from the preloaded topic")
 	intsVar(fs, &o.drainClients, "drain-clients", "1,4", "concurrent clients of one consumer group draining through the gateway")
 	fs.IntVar(&o.valueBytes, "value-bytes", 100, "bytes of each message's value")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary to run; empty builds it from this module")
+	fs.StringVar(&o.gatewayGODEBUG, "gateway-godebug", "", "GODEBUG of the gateway process alone, such as gctrace=1 to see its garbage collections")
 	o.kafka.AddFlags(fs)
 	fs.StringVar(&o.kafkaUser, "kafka-user", "", "with -kafka-brokers: the Kafka user both the gateway's client and the native one log in as")
 	fs.StringVar(&o.kafkaPassword, "kafka-password", "", "with -kafka-brokers: the user's password")
@@ -134,7 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer os.RemoveAll(dir)
 
 	rep := &report{ValueBytes: o.valueBytes, DurationS: o.duration.Seconds(), Kafka: "external", CPUs: runtime.NumCPU()}
-	var procs []*process
+	procs := []*process{{name: "client", pid: os.Getpid()}}
 	if len(o.kafka.Brokers) == 0 {
 		broker, info, err := startBroker()
 		if err != nil {
@@ -155,7 +157,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 	}
-	gw, url, caPEM, err := startGateway(o.gatewayBin, dir, o.kafka, o.kafkaUser, o.kafkaPassword)
+	gw, url, caPEM, err := startGateway(o.gatewayBin, o.gatewayGODEBUG, dir, o.kafka, o.kafkaUser, o.kafkaPassword)
 	if err != nil {
 		return err
 	}

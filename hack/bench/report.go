@@ -16,9 +16,16 @@ type figures struct {
 	// P50Ms and P99Ms are request latencies; a native drain has none.
 	P50Ms float64 `json:"p50_ms,omitempty"`
 	P99Ms float64 `json:"p99_ms,omitempty"`
-	// GatewayCPU and BrokerCPU are CPU seconds per 100k messages.
+	// GatewayCPU, BrokerCPU and ClientCPU (the bench's own clients,
+	// native or HTTP) are CPU seconds per 100k messages.
 	GatewayCPU *float64 `json:"gateway_cpu_s_per_100k_msgs,omitempty"`
 	BrokerCPU  *float64 `json:"broker_cpu_s_per_100k_msgs,omitempty"`
+	ClientCPU  *float64 `json:"client_cpu_s_per_100k_msgs,omitempty"`
+	// CoresBusy is the CPU all of them used over the wall clock: near the
+	// machine's count of cores, CPU is what bounds the workload.
+	CoresBusy float64 `json:"cores_busy"`
+	// OthersCoresBusy is what the machine's other processes used meanwhile.
+	OthersCoresBusy float64 `json:"others_cores_busy"`
 	// VsNative is MsgsPerSec over the native path's.
 	VsNative float64 `json:"vs_native,omitempty"`
 }
@@ -40,6 +47,17 @@ func newFigures(r result) *figures {
 	if cpu, ok := r.cpu["broker"]; ok {
 		f.BrokerCPU = per100k(cpu)
 	}
+	if cpu, ok := r.cpu["client"]; ok {
+		f.ClientCPU = per100k(cpu)
+	}
+	var busy time.Duration
+	for name, cpu := range r.cpu {
+		if name != otherProcesses {
+			busy += cpu
+		}
+	}
+	f.CoresBusy = busy.Seconds() / r.elapsed.Seconds()
+	f.OthersCoresBusy = r.cpu[otherProcesses].Seconds() / r.elapsed.Seconds()
 	return f
 }
 
@@ -102,7 +120,7 @@ func (rep *report) finish() {
 // print writes the table, then the JSON line.
 func (rep *report) print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tvia\tgateway msg/s\tnative msg/s\tratio\tp50 ms gw/native\tp99 ms gw/native\tgateway CPU s/100k\tbroker CPU s/100k gw/native\t")
+	fmt.Fprintln(tw, "workload\tvia\tgateway msg/s\tnative msg/s\tratio\tp50 ms gw/native\tp99 ms gw/native\tgateway CPU s/100k\tbroker CPU s/100k gw/native\tcores busy gw/native\t")
 	for _, r := range rep.Workloads {
 		for _, via := range []struct {
 			name string
@@ -115,10 +133,10 @@ func (rep *report) print(w io.Writer) error {
 			if n == nil {
 				n = &figures{}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.2f\t%s / %s\t%s / %s\t%s\t%s / %s\t\n", r.Label, via.name,
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.2f\t%s / %s\t%s / %s\t%s\t%s / %s\t%.1f / %.1f\t\n", r.Label, via.name,
 				via.f.MsgsPerSec, n.MsgsPerSec, via.f.VsNative,
 				num(via.f.P50Ms), num(n.P50Ms), num(via.f.P99Ms), num(n.P99Ms),
-				cpu(via.f.GatewayCPU), cpu(via.f.BrokerCPU), cpu(n.BrokerCPU))
+				cpu(via.f.GatewayCPU), cpu(via.f.BrokerCPU), cpu(n.BrokerCPU), via.f.CoresBusy, n.CoresBusy)
 		}
 	}
 	if err := tw.Flush(); err != nil {

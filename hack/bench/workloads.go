@@ -20,7 +20,8 @@ type bench struct {
 	native *nativeProducer
 	conn   kafkaconn.Connection
 	// gateway is the gateway's process; others are the rest whose CPU is
-	// reported (the broker, when the bench runs it).
+	// reported: the bench itself (its clients), and the broker when the
+	// bench runs it.
 	gateway, others []*process
 	http1, http2    *gatewayClient
 	value           []byte
