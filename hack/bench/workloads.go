@@ -41,15 +41,15 @@ type produceShape struct {
 func (b *bench) produceShapes() []produceShape {
 	var shapes []produceShape
 	for _, c := range b.o.concurrency {
-		shapes = append(shapes, produceShape{fmt.Sprintf("produce_single_c%d", c), fmt.Sprintf("POST 1 msg, %d clients", c), c, 1, false})
+		shapes = append(shapes, produceShape{fmt.Sprintf("produce_single_c%d", c), "POST 1 msg, "+clients(c), c, 1, false})
 	}
 	for _, n := range b.o.batchSizes {
 		for _, c := range b.o.batchConcurrency {
-			shapes = append(shapes, produceShape{fmt.Sprintf("produce_batch%d_c%d", n, c), fmt.Sprintf("POST %d msgs, %d clients", n, c), c, n, false})
+			shapes = append(shapes, produceShape{fmt.Sprintf("produce_batch%d_c%d", n, c), fmt.Sprintf("POST %d msgs, %s", n, clients(c)), c, n, false})
 		}
 	}
 	for _, c := range b.o.rawConcurrency {
-		shapes = append(shapes, produceShape{fmt.Sprintf("produce_raw_c%d", c), fmt.Sprintf("POST raw, %d clients", c), c, 1, true})
+		shapes = append(shapes, produceShape{fmt.Sprintf("produce_raw_c%d", c), "POST raw, "+clients(c), c, 1, true})
 	}
 	return shapes
 }
@@ -111,7 +111,7 @@ func (b *bench) drainAll(ctx context.Context) error {
 	native := newFigures(res)
 	b.progress("drain native", native)
 	for _, c := range b.o.drainClients {
-		r := &row{Name: fmt.Sprintf("consume_c%d", c), Label: fmt.Sprintf("GET limit=1000, %d clients", c), Native: native}
+		r := &row{Name: fmt.Sprintf("consume_c%d", c), Label: "GET limit=1000, "+clients(c), Native: native}
 		for _, via := range []struct {
 			client *gatewayClient
 			f      **figures
@@ -159,6 +159,13 @@ func (b *bench) measure(ctx context.Context, name string, procs []*process, clie
 
 func (b *bench) progress(name string, f *figures) {
 	fmt.Fprintf(b.stderr, "%-30s %9.0f msg/s\n", name, f.MsgsPerSec)
+}
+
+func clients(n int) string {
+	if n == 1 {
+		return "1 client"
+	}
+	return fmt.Sprintf("%d clients", n)
 }
 
 func (b *bench) withGateway() []*process { return slices.Concat(b.gateway, b.others) }
