@@ -36,7 +36,7 @@ func buildGateway(dir string) (string, error) {
 // startGateway runs the gateway binary as production runs it: HTTPS with a
 // certificate, logins checked against a credentials directory (the one
 // user the bench logs in as), and the Kafka settings given. It returns the
-// process and the gateway's URL.
+// process, the gateway's URL and the certificate to trust.
 func startGateway(bin, godebug, dir string, kafka kafkaconn.Settings, user, password string) (*process, string, []byte, error) {
 	cert, err := selfsigned.New("localhost", "127.0.0.1")
 	if err != nil {

@@ -18,7 +18,8 @@ type result struct {
 	elapsed time.Duration
 	// latencies has one entry per request, sorted.
 	latencies []time.Duration
-	// cpu is what each child process used while the clock ran, by name.
+	// cpu is what each process followed used while the clock ran, by
+	// name, and what the rest of the machine used (see stopwatch.end).
 	cpu map[string]time.Duration
 }
 
@@ -27,7 +28,7 @@ const drainTimeout = 5 * time.Minute
 
 // load runs clients concurrent clients. Each calls warmUp once before the
 // clock starts (its connection opens, the consumer joins its group), then
-// op in a loop until duration passed or, with duration 0, until target
+// do in a loop until duration passed or, with duration 0, until target
 // messages were moved in all, the warm-ups' included. Requests in flight
 // when it stops finish and count, so nothing is cut short.
 func load(ctx context.Context, sw *stopwatch, clients int, duration time.Duration, target int64, warmUp, do op) (result, error) {

@@ -169,7 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer native.close()
 	b := &bench{
 		o: o, stderr: stderr, native: native, conn: conn, rep: rep,
-		gateway: []*process{gw}, others: procs,
+		gateway: []*process{gw}, always: procs,
 		http1: newGatewayClient(url, caPEM, 1, o.kafkaUser, o.kafkaPassword),
 		http2: newGatewayClient(url, caPEM, 2, o.kafkaUser, o.kafkaPassword),
 		value: []byte(strings.Repeat("x", o.valueBytes)),

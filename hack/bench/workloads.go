@@ -19,10 +19,10 @@ type bench struct {
 	rep    *report
 	native *nativeProducer
 	conn   kafkaconn.Connection
-	// gateway is the gateway's process; others are the rest whose CPU is
-	// reported: the bench itself (its clients), and the broker when the
-	// bench runs it.
-	gateway, others []*process
+	// gateway is the gateway's process; always are those followed in
+	// every workload: the bench itself (its clients), and the broker when
+	// the bench runs it.
+	gateway, always []*process
 	http1, http2    *gatewayClient
 	value           []byte
 	// runID makes this run's consumer groups new.
@@ -41,15 +41,15 @@ type produceShape struct {
 func (b *bench) produceShapes() []produceShape {
 	var shapes []produceShape
 	for _, c := range b.o.concurrency {
-		shapes = append(shapes, produceShape{fmt.Sprintf("produce_single_c%d", c), "POST 1 msg, "+clients(c), c, 1, false})
+		shapes = append(shapes, produceShape{fmt.Sprintf("produce_single_c%d", c), "POST 1 msg, " + clientCount(c), c, 1, false})
 	}
 	for _, n := range b.o.batchSizes {
 		for _, c := range b.o.batchConcurrency {
-			shapes = append(shapes, produceShape{fmt.Sprintf("produce_batch%d_c%d", n, c), fmt.Sprintf("POST %d msgs, %s", n, clients(c)), c, n, false})
+			shapes = append(shapes, produceShape{fmt.Sprintf("produce_batch%d_c%d", n, c), fmt.Sprintf("POST %d msgs, %s", n, clientCount(c)), c, n, false})
 		}
 	}
 	for _, c := range b.o.rawConcurrency {
-		shapes = append(shapes, produceShape{fmt.Sprintf("produce_raw_c%d", c), "POST raw, "+clients(c), c, 1, true})
+		shapes = append(shapes, produceShape{fmt.Sprintf("produce_raw_c%d", c), "POST raw, " + clientCount(c), c, 1, true})
 	}
 	return shapes
 }
@@ -71,7 +71,7 @@ func (b *bench) produceAll(ctx context.Context) error {
 		}
 		r := &row{Name: s.name, Label: s.label}
 		var err error
-		r.Native, err = b.measure(ctx, s.name+" native", b.others, s.clients, 0, nil, func(context.Context) (int, error) {
+		r.Native, err = b.measure(ctx, s.name+" native", b.always, s.clients, 0, nil, func(context.Context) (int, error) {
 			return b.native.send(b.o.kafkaTopic, b.value, s.batch)
 		})
 		if err != nil {
@@ -104,14 +104,14 @@ func (b *bench) drainAll(ctx context.Context) error {
 	if _, err := load(ctx, newStopwatch(nil), 4, 0, n, preload, preload); err != nil {
 		return fmt.Errorf("preloading the topic: %w", err)
 	}
-	res, err := nativeDrain(ctx, newStopwatch(b.others), b.conn, b.o.kafkaUser, b.o.kafkaPassword, b.o.kafkaTopic, b.o.kafkaUser+".bench-native-"+b.runID, n)
+	res, err := nativeDrain(ctx, newStopwatch(b.always), b.conn, b.o.kafkaUser, b.o.kafkaPassword, b.o.kafkaTopic, b.o.kafkaUser+".bench-native-"+b.runID, n)
 	if err != nil {
 		return err
 	}
 	native := newFigures(res)
 	b.progress("drain native", native)
 	for _, c := range b.o.drainClients {
-		r := &row{Name: fmt.Sprintf("consume_c%d", c), Label: "GET limit=1000, "+clients(c), Native: native}
+		r := &row{Name: fmt.Sprintf("consume_c%d", c), Label: "GET limit=1000, " + clientCount(c), Native: native}
 		for _, via := range []struct {
 			client *gatewayClient
 			f      **figures
@@ -161,11 +161,11 @@ func (b *bench) progress(name string, f *figures) {
 	fmt.Fprintf(b.stderr, "%-30s %9.0f msg/s\n", name, f.MsgsPerSec)
 }
 
-func clients(n int) string {
+func clientCount(n int) string {
 	if n == 1 {
 		return "1 client"
 	}
 	return fmt.Sprintf("%d clients", n)
 }
 
-func (b *bench) withGateway() []*process { return slices.Concat(b.gateway, b.others) }
+func (b *bench) withGateway() []*process { return slices.Concat(b.gateway, b.always) }
