@@ -91,8 +91,8 @@ chart-check: $(HELM) ## Lint the Helm chart, render it with defaults and with ev
 	fi
 
 .PHONY: bench
-bench: ## Measure produce throughput of the gateway over HTTPS against a native sarama client, in one run on one broker, and GET latency while replicas scale from 1 to 3.
-	$(GO) test ./gateway/server -run '^$$' -bench ProduceVersusSarama -benchtime $(or $(BENCHTIME),3s) | grep -E '^(Benchmark|ok|PASS|FAIL)'
+bench: ## Measure the gateway over HTTPS beside a native sarama client in one run on one broker (produce, batch, raw, drain; msgs/s, latency, CPU), then GET latency while replicas scale from 1 to 3.
+	$(GO) run ./hack/bench $(BENCHFLAGS)
 	$(GO) test ./gateway/server -run '^$$' -bench ScaleUpGetLatency -benchtime 1x | grep -E '^(Benchmark|ok|PASS|FAIL)'
 
 .PHONY: fuzz
