@@ -75,15 +75,16 @@ func NewPool(opts Options, tuning Tuning, log *slog.Logger) *Pool {
 // Get returns the user logged in with name and password, logging in to
 // Kafka when no client for that pair is open. Call Release when done.
 func (p *Pool) Get(name, password string) (*User, error) {
-	// A login that can never succeed is refused here: sent to Kafka, the
-	// SCRAM client would fail before any exchange and the failure would
-	// look like an outage.
-	if err := kafkaconn.CheckLogin(p.opts.Mechanism, name, password); err != nil {
-		return nil, newError(KindUnauthenticated, err, "Kafka cannot accept this username and password: %v", err)
-	}
 	hash := sha256.Sum256([]byte(password))
 	if u, err := p.acquire(name, hash); u != nil || err != nil {
 		return u, err
+	}
+	// A login that can never succeed is refused here: sent to Kafka, the
+	// SCRAM client would fail before any exchange and the failure would
+	// look like an outage. (An open login passed this check already: its
+	// requests skip the SASLprep it costs.)
+	if err := kafkaconn.CheckLogin(p.opts.Mechanism, name, password); err != nil {
+		return nil, newError(KindUnauthenticated, err, "Kafka cannot accept this username and password: %v", err)
 	}
 	// Concurrent first requests of one user share one login.
 	_, err, _ := p.logins.Do(name+"\x00"+hex.EncodeToString(hash[:]), func() (any, error) {
