@@ -5,29 +5,18 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"qaas.dev/qaas/gateway/config"
 	"qaas.dev/qaas/gateway/server"
+	"qaas.dev/qaas/internal/command"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
+	command.Main("gateway", func(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+		return run(ctx, args, getenv, stderr)
+	})
 }
 
 // run is the whole program: flags and environment in, logs to stderr,

@@ -10,30 +10,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"qaas.dev/qaas/gateway/config"
 	"qaas.dev/qaas/gateway/server"
+	"qaas.dev/qaas/internal/command"
 	"qaas.dev/qaas/internal/flagenv"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "gateway demo:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("gateway demo", run) }
 
 // run starts the broker and the gateway, prints the instructions, and
 // serves until ctx ends.
