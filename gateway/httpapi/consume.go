@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -24,8 +23,8 @@ const (
 	DefaultGroup = "default"
 )
 
-// groupName is what ?group= accepts: it becomes part of a Kafka group id.
-var groupName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,100}$`)
+// maxGroupName bounds ?group=: it becomes part of a Kafka group id.
+const maxGroupName = 100
 
 type consumeParams struct {
 	limit        int
@@ -51,7 +50,7 @@ func parseConsumeParams(q url.Values) (consumeParams, error) {
 		}
 	}
 	if v := q.Get("group"); v != "" {
-		if !groupName.MatchString(v) {
+		if !kafkaName(v, maxGroupName) {
 			return p, badRequest("group must be 1 to 100 characters among letters, digits, '.', '_' and '-'")
 		}
 		p.group = v

@@ -27,7 +27,7 @@ func writeConsumedJSON(w http.ResponseWriter, msgs []*sarama.ConsumerMessage, ba
 		buf = appendConsumed(buf, m, base64Values)
 	}
 	buf = append(buf, "]\n"...)
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(buf)
 	return err

@@ -133,10 +133,16 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
 }
 
+// jsonContentType is the Content-Type of JSON answers, set as the map
+// entry itself so that setting it allocates nothing per request. Sharing
+// the slice is safe: net/http copies a handler's header (Header.Clone)
+// before it adds to it and never writes into a value slice.
+var jsonContentType = []string{"application/json"}
+
 // writeJSON answers with v; the error says the body did not reach the
 // connection, which only a consume needs to know.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
 }

@@ -106,16 +106,74 @@ func (u *User) Consume(ctx context.Context, topic, groupID string, limit, maxByt
 }
 
 // member returns the user's consumer group member for (topic, group),
-// joining the group on first use. groupID is the Kafka group id.
+// joining the group on first use. groupID is the Kafka group id. The first
+// request of a new member opens it; requests that come while it connects
+// wait for it and share its outcome, so that clients joining a group
+// together reserve one member's memory, not one each.
 func (u *User) member(topic, groupID string) (*member, error) {
 	if isClosed(u.draining) {
 		// A member joining now would only delay the replica taking over.
 		return nil, errDraining
 	}
 	key := memberKey{topic, groupID}
-	if m := u.openMember(key); m != nil {
+	u.membersMu.Lock()
+	if m := u.members[key]; m != nil {
+		m.use(+1)
+		u.membersMu.Unlock()
 		return m, nil
 	}
+	if o := u.opening[key]; o != nil {
+		o.waiters++
+		u.membersMu.Unlock()
+		<-o.done
+		if o.err != nil {
+			return nil, o.err
+		}
+		return o.m, nil
+	}
+	o := &opening{done: make(chan struct{})}
+	u.opening[key] = o
+	u.membersMu.Unlock()
+
+	m, err := u.openMember(topic, groupID)
+	u.membersMu.Lock()
+	delete(u.opening, key)
+	if err == nil && isClosed(u.draining) {
+		err = errDraining
+	}
+	if err == nil {
+		// This request and every one that waited use it.
+		m.use(1 + o.waiters)
+		u.members[key] = m
+		ctx, cancel := context.WithCancel(context.Background())
+		m.cancel = cancel
+		go m.run(ctx)
+		go m.commitLoop(ctx)
+	}
+	o.m, o.err = m, err
+	u.membersMu.Unlock()
+	close(o.done)
+	if err != nil {
+		if m != nil {
+			m.discard()
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// opening is a member being opened, and what came of it.
+type opening struct {
+	done chan struct{}
+	// waiters counts the requests waiting for it; set under membersMu.
+	waiters int
+	m       *member
+	err     error
+}
+
+// openMember reserves the memory of a member of (topic, groupID) and
+// connects it, not started yet.
+func (u *User) openMember(topic, groupID string) (*member, error) {
 	partitions, err := u.client.Partitions(topic)
 	if err != nil {
 		return nil, Classify(err, "topic "+topic)
@@ -131,29 +189,7 @@ func (u *User) member(topic, groupID string) (*member, error) {
 		u.memory.release(reserved)
 		return nil, err
 	}
-	u.membersMu.Lock()
-	existing := u.members[key]
-	draining := isClosed(u.draining)
-	if existing == nil && !draining {
-		m.use(+1)
-		u.members[key] = m
-		ctx, cancel := context.WithCancel(context.Background())
-		m.cancel = cancel
-		go m.run(ctx)
-		go m.commitLoop(ctx)
-	} else if existing != nil {
-		// A concurrent request opened it meanwhile.
-		existing.use(+1)
-	}
-	u.membersMu.Unlock()
-	if existing == nil && !draining {
-		return m, nil
-	}
-	m.discard()
-	if existing != nil {
-		return existing, nil
-	}
-	return nil, errDraining
+	return m, nil
 }
 
 // newMember connects a member of groupID for topic, not started yet, that
@@ -202,17 +238,6 @@ func isClosed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// openMember returns the user's member for key, if open, counted as used.
-func (u *User) openMember(key memberKey) *member {
-	u.membersMu.Lock()
-	defer u.membersMu.Unlock()
-	m := u.members[key]
-	if m != nil {
-		m.use(+1)
-	}
-	return m
 }
 
 // use counts requests working with the member, so that it is not closed

@@ -39,6 +39,10 @@ type User struct {
 
 	membersMu sync.Mutex
 	members   map[memberKey]*member
+	// opening holds the members being opened: the requests that come
+	// meanwhile wait for the one opening it instead of each reserving a
+	// member's worth of the budget and connecting (see User.member).
+	opening map[memberKey]*opening
 	// memory is the user's budget for its members (see memory.go);
 	// reclaim closes an idle member to make room, the user's own or
 	// anyone's, and tells whether there was one.
@@ -72,6 +76,7 @@ func login(opts Options, tuning Tuning, log *slog.Logger, draining <-chan struct
 		client:   client,
 		topics:   map[string]time.Time{},
 		members:  map[memberKey]*member{},
+		opening:  map[memberKey]*opening{},
 	}, nil
 }
 

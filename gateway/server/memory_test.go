@@ -146,3 +146,59 @@ func peakRSS(t *testing.T, pid int) int64 {
 	t.Fatal("no VmHWM in /proc/<pid>/status")
 	return 0
 }
+
+// Clients that join a new group together, as a pool of workers starts,
+// get one member: the first request opens it and the others wait for it.
+// Were each to reserve a member's worth of the budget while it is opened,
+// which lasts long when room must first be made by closing an idle member
+// (it leaves its group), they would close every idle member and still be
+// throttled with 429, though one member serves them all.
+func TestClientsJoiningOneGroupAtOnceOpenOneMember(t *testing.T) {
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
+	// The operator's default memory limit: a member of a 3-partition topic
+	// reserves about a third of a user's budget.
+	rs := startReplicasWithEnv(t, tb, 1, []string{"GOMEMLIMIT=" + strconv.Itoa(goMemLimit)})
+	pass := tb.passwords[userA]
+	metrics := func() (reserved, evictions float64) {
+		page, err := rs.call(http.MethodGet, "/metrics", "", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return metricIn(t, page.body, "qaas_gateway_consume_memory_bytes"), metricIn(t, page.body, "qaas_gateway_consumer_group_evictions_total")
+	}
+	// Two idle groups fill two thirds of the budget.
+	for _, g := range []string{"earlier1", "earlier2"} {
+		if r, err := rs.call(http.MethodGet, "/topic/"+topicA3+"?group="+g, userA, pass, ""); err != nil || r.status != http.StatusOK {
+			t.Fatalf("group %s: %v %d %s", g, err, r.status, r.body)
+		}
+	}
+	two, _ := metrics()
+
+	// Every worker opens its connection first, so that their GETs arrive
+	// together rather than one TLS handshake apart.
+	var wg, connected sync.WaitGroup
+	start := make(chan struct{})
+	for w := range 8 {
+		connected.Add(1)
+		wg.Go(func() {
+			_, err := rs.call(http.MethodGet, "/healthz", "", "", "")
+			connected.Done()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			<-start
+			r, err := rs.call(http.MethodGet, "/topic/"+topicA3+"?group=together&timeout=1", userA, pass, "")
+			if err != nil || r.status != http.StatusOK {
+				t.Errorf("worker %d: %v %d %s", w, err, r.status, r.body)
+			}
+		})
+	}
+	connected.Wait()
+	close(start)
+	wg.Wait()
+	// The new member took the place of one idle member, and nothing more.
+	if reserved, evictions := metrics(); reserved != two || evictions != 1 {
+		t.Errorf("after 8 clients joined one group: %.0f bytes reserved and %.0f idle members closed, want %.0f (two members) and 1", reserved, evictions, two)
+	}
+}

@@ -40,12 +40,19 @@ func load(ctx context.Context, sw *stopwatch, clients int, duration time.Duratio
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		moved, timed    atomic.Int64
-		stopping        atomic.Bool
-		warm, done      sync.WaitGroup
-		start           = make(chan struct{})
-		latencies       = make([][]time.Duration, clients)
-		errs            = make([]error, clients)
+		moved, timed atomic.Int64
+		stopping     atomic.Bool
+		warm, done   sync.WaitGroup
+		start        = make(chan struct{})
+		latencies    = make([][]time.Duration, clients)
+		// firstErr is the error that stopped the workload: the others
+		// that follow it are mostly its cancellation's.
+		firstErr error
+		errOnce  sync.Once
+		fail     = func(err error) {
+			errOnce.Do(func() { firstErr = err })
+			cancel()
+		}
 		stopWhenReached = func(total int64) {
 			if target > 0 && total >= target {
 				stopping.Store(true)
@@ -59,8 +66,7 @@ func load(ctx context.Context, sw *stopwatch, clients int, duration time.Duratio
 			stopWhenReached(moved.Add(int64(n)))
 			warm.Done()
 			if err != nil {
-				errs[i] = fmt.Errorf("warming up: %w", err)
-				cancel()
+				fail(fmt.Errorf("warming up: %w", err))
 				return
 			}
 			<-start
@@ -68,8 +74,7 @@ func load(ctx context.Context, sw *stopwatch, clients int, duration time.Duratio
 				began := time.Now()
 				n, err := do(ctx)
 				if err != nil {
-					errs[i] = err
-					cancel()
+					fail(err)
 					return
 				}
 				latencies[i] = append(latencies[i], time.Since(began))
@@ -86,10 +91,8 @@ func load(ctx context.Context, sw *stopwatch, clients int, duration time.Duratio
 	close(start)
 	done.Wait()
 	elapsed, cpu, err := sw.end()
-	for _, e := range errs {
-		if e != nil {
-			return result{}, e
-		}
+	if firstErr != nil {
+		return result{}, firstErr
 	}
 	if err != nil {
 		return result{}, err
