@@ -145,16 +145,17 @@ func TestDeployment(t *testing.T) {
 		replicas  int32
 		image     string
 		resources corev1.ResourceRequirements
-		// goMemLimit is the GOMEMLIMIT the gateway gets, "" for none.
-		goMemLimit string
+		// goMemLimit and goGC are the GOMEMLIMIT and GOGC the gateway
+		// gets, "" for none.
+		goMemLimit, goGC string
 	}{
 		"defaults": {edit: func(*queuev1alpha1.QueueApp) {}, replicas: 2, image: testSettings.GatewayImage, resources: defaultResources,
-			goMemLimit: "241591860"}, // 90% of 256Mi
+			goMemLimit: "241591860", goGC: "400"}, // 90% of 256Mi
 		"overrides": {
 			edit: func(a *queuev1alpha1.QueueApp) {
 				a.Spec.Gateway = queuev1alpha1.GatewaySpec{Replicas: ptr.To[int32](5), Image: "mine:2", Resources: custom}
 			},
-			replicas: 5, image: "mine:2", resources: custom, goMemLimit: "966367620", // 90% of 1Gi
+			replicas: 5, image: "mine:2", resources: custom, goMemLimit: "966367620", goGC: "400", // 90% of 1Gi
 		},
 		"no memory limit": {
 			edit: func(a *queuev1alpha1.QueueApp) {
@@ -173,14 +174,12 @@ func TestDeployment(t *testing.T) {
 			if *dep.Spec.Replicas != c.replicas || ctr.Image != c.image || !equalResources(ctr.Resources, c.resources) {
 				t.Fatalf("replicas %d image %s resources %v", *dep.Spec.Replicas, ctr.Image, ctr.Resources)
 			}
-			goMemLimit := ""
+			env := map[string]string{}
 			for _, e := range ctr.Env {
-				if e.Name == "GOMEMLIMIT" {
-					goMemLimit = e.Value
-				}
+				env[e.Name] = e.Value
 			}
-			if goMemLimit != c.goMemLimit {
-				t.Errorf("GOMEMLIMIT %q, want %q", goMemLimit, c.goMemLimit)
+			if env["GOMEMLIMIT"] != c.goMemLimit || env["GOGC"] != c.goGC {
+				t.Errorf("GOMEMLIMIT %q GOGC %q, want %q and %q", env["GOMEMLIMIT"], env["GOGC"], c.goMemLimit, c.goGC)
 			}
 			if dep.Spec.Template.Annotations[CredentialsHashAnnotation] != "abc" {
 				t.Error("the pod template does not carry the credentials hash")

@@ -7,9 +7,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	"strconv"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/gomemory"
 )
 
 const (
@@ -55,26 +55,21 @@ var defaultResources = corev1.ResourceRequirements{
 		corev1.ResourceMemory: resource.MustParse("64Mi"),
 	},
 	Limits: corev1.ResourceList{
-		corev1.ResourceMemory: resource.MustParse("256Mi"),
+		corev1.ResourceMemory: *resource.NewQuantity(gomemory.DefaultContainerLimit, resource.BinarySI),
 	},
 }
 
-// goMemLimitPercent of a gateway's memory limit is its Go runtime's
-// (GOMEMLIMIT): the garbage collector works harder as the heap nears it,
-// and the rest is left for what the runtime does not count (thread
-// stacks, the kernel's socket buffers charged to the pod). The gateway
-// sizes its consume budgets from it.
-const goMemLimitPercent = 90
-
 // gatewayEnv is the gateway container's environment: its pod's IP, and
-// GOMEMLIMIT when the container has a memory limit.
+// the Go runtime's settings when the container has a memory limit.
 func gatewayEnv(resources corev1.ResourceRequirements) []corev1.EnvVar {
 	env := []corev1.EnvVar{{
 		Name:      podIPEnv,
 		ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}},
 	}}
-	if limit, ok := resources.Limits[corev1.ResourceMemory]; ok && limit.Value() > 0 {
-		env = append(env, corev1.EnvVar{Name: "GOMEMLIMIT", Value: strconv.FormatInt(limit.Value()/100*goMemLimitPercent, 10)})
+	if limit, ok := resources.Limits[corev1.ResourceMemory]; ok {
+		for _, v := range gomemory.Env(limit.Value()) {
+			env = append(env, corev1.EnvVar{Name: v.Name, Value: v.Value})
+		}
 	}
 	return env
 }

@@ -12,14 +12,18 @@ import (
 	"time"
 
 	"qaas.dev/qaas/internal/embeddedkafka"
+	"qaas.dev/qaas/internal/gomemory"
 )
 
 // podMemoryLimit is the memory limit the operator gives a gateway by
-// default, and goMemLimit the GOMEMLIMIT it sets for it.
+// default, goMemLimit the GOMEMLIMIT it sets for it, and podEnv all of the
+// Go runtime's environment it sets.
 const (
-	podMemoryLimit = 256 << 20
-	goMemLimit     = podMemoryLimit / 10 * 9
+	podMemoryLimit = gomemory.DefaultContainerLimit
+	goMemLimit     = podMemoryLimit / 100 * gomemory.LimitPercent
 )
+
+var podEnv = gomemory.Environ(podMemoryLimit)
 
 // One user names 100 consumer groups, on 900 KB messages, first one after
 // the other and then 20 at once, against a gateway with the operator's
@@ -29,7 +33,7 @@ const (
 // The peak RSS is reported: this is the check of the memory budget.
 func TestOneUserWithManyGroupsStaysWithinTheMemoryBudget(t *testing.T) {
 	tb := startBroker(t, embeddedkafka.BrokerOptions{})
-	rs := startReplicasWithEnv(t, tb, 1, []string{"GOMEMLIMIT=" + strconv.Itoa(goMemLimit)})
+	rs := startReplicasWithEnv(t, tb, 1, podEnv)
 	gw := rs.replicas[0]
 	passA, passB := tb.passwords[userA], tb.passwords[userB]
 	value := strings.Repeat("m", 900_000)
@@ -157,7 +161,7 @@ func TestClientsJoiningOneGroupAtOnceOpenOneMember(t *testing.T) {
 	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	// The operator's default memory limit: a member of a 3-partition topic
 	// reserves about a third of a user's budget.
-	rs := startReplicasWithEnv(t, tb, 1, []string{"GOMEMLIMIT=" + strconv.Itoa(goMemLimit)})
+	rs := startReplicasWithEnv(t, tb, 1, podEnv)
 	pass := tb.passwords[userA]
 	metrics := func() (reserved, evictions float64) {
 		page, err := rs.call(http.MethodGet, "/metrics", "", "", "")

@@ -18,6 +18,7 @@ import (
 
 	"qaas.dev/qaas/gateway/config"
 	"qaas.dev/qaas/internal/credentialsdir"
+	"qaas.dev/qaas/internal/gomemory"
 	"qaas.dev/qaas/internal/kafkaconn"
 	"qaas.dev/qaas/internal/selfsigned"
 )
@@ -35,9 +36,10 @@ func buildGateway(dir string) (string, error) {
 
 // startGateway runs the gateway binary as production runs it: HTTPS with a
 // certificate, logins checked against a credentials directory (the one
-// user the bench logs in as), and the Kafka settings given. It returns the
+// user the bench logs in as), the Kafka settings given, and the Go
+// runtime's settings for a container of memoryLimit bytes (none for 0). It returns the
 // process, the gateway's URL and the certificate to trust.
-func startGateway(bin, godebug, dir string, kafka kafkaconn.Settings, user, password string) (*process, string, []byte, error) {
+func startGateway(bin, godebug string, memoryLimit int64, dir string, kafka kafkaconn.Settings, user, password string) (*process, string, []byte, error) {
 	cert, err := selfsigned.New("localhost", "127.0.0.1")
 	if err != nil {
 		return nil, "", nil, err
@@ -64,8 +66,11 @@ func startGateway(bin, godebug, dir string, kafka kafkaconn.Settings, user, pass
 	cfg.Kafka = kafka
 
 	cmd := command(bin, cfg.Args()...)
+	// The Go runtime is set as the operator sets it for a container of
+	// that memory limit.
+	cmd.Env = append(os.Environ(), gomemory.Environ(memoryLimit)...)
 	if godebug != "" {
-		cmd.Env = append(os.Environ(), "GODEBUG="+godebug)
+		cmd.Env = append(cmd.Env, "GODEBUG="+godebug)
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

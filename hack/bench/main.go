@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"qaas.dev/qaas/internal/flagenv"
+	"qaas.dev/qaas/internal/gomemory"
 	"qaas.dev/qaas/internal/kafkaconn"
 )
 
@@ -61,6 +62,7 @@ type options struct {
 	valueBytes       int
 	gatewayBin       string
 	gatewayGODEBUG   string
+	gatewayMemory    int64
 	kafka            kafkaconn.Settings
 	kafkaUser        string
 	kafkaPassword    string
@@ -76,10 +78,11 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	intsVar(fs, &o.batchSizes, "batch-sizes", "100,1000", "messages per request of batch produce")
 	intsVar(fs, &o.batchConcurrency, "batch-concurrency", "1,16", "concurrent clients of batch produce")
 	intsVar(fs, &o.rawConcurrency, "raw-concurrency", "64", "concurrent clients of ?format=raw produce")
-	fs.Int64Var(&o.drainMessages, "drain-messages", 300000, "messages each drain reads from the preloaded topic")
+	fs.Int64Var(&o.drainMessages, "drain-messages", 1000000, "messages each drain reads from the preloaded topic")
 	intsVar(fs, &o.drainClients, "drain-clients", "1,4", "concurrent clients of one consumer group draining through the gateway")
 	fs.IntVar(&o.valueBytes, "value-bytes", 100, "bytes of each message's value")
 	fs.StringVar(&o.gatewayBin, "gateway-bin", "", "gateway binary to run; empty builds it from this module")
+	fs.Int64Var(&o.gatewayMemory, "gateway-memory-limit", gomemory.DefaultContainerLimit, "memory limit in bytes of the gateway's container: the gateway gets the Go runtime settings (GOMEMLIMIT, GOGC) the operator gives such a container; 0 for none")
 	fs.StringVar(&o.gatewayGODEBUG, "gateway-godebug", "", "GODEBUG of the gateway process alone, such as gctrace=1 to see its garbage collections")
 	o.kafka.AddFlags(fs)
 	fs.StringVar(&o.kafkaUser, "kafka-user", "", "with -kafka-brokers: the Kafka user both the gateway's client and the native one log in as")
@@ -99,6 +102,9 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	}
 	if o.duration <= 0 || o.drainMessages <= 0 || o.valueBytes <= 0 {
 		return nil, errors.New("-duration, -drain-messages and -value-bytes must be positive")
+	}
+	if o.gatewayMemory < 0 {
+		return nil, errors.New("-gateway-memory-limit must be 0 (none) or positive")
 	}
 	return o, nil
 }
@@ -135,7 +141,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer os.RemoveAll(dir)
 
-	rep := &report{ValueBytes: o.valueBytes, DurationS: o.duration.Seconds(), Kafka: "external", CPUs: runtime.NumCPU()}
+	rep := &report{ValueBytes: o.valueBytes, DurationS: o.duration.Seconds(), Kafka: "external", CPUs: runtime.NumCPU(),
+		GatewayEnv: gomemory.Environ(o.gatewayMemory)}
 	procs := []*process{{name: "client", pid: os.Getpid()}}
 	if len(o.kafka.Brokers) == 0 {
 		broker, info, err := startBroker()
@@ -157,7 +164,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 	}
-	gw, url, caPEM, err := startGateway(o.gatewayBin, o.gatewayGODEBUG, dir, o.kafka, o.kafkaUser, o.kafkaPassword)
+	gw, url, caPEM, err := startGateway(o.gatewayBin, o.gatewayGODEBUG, o.gatewayMemory, dir, o.kafka, o.kafkaUser, o.kafkaPassword)
 	if err != nil {
 		return err
 	}

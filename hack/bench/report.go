@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -79,7 +80,9 @@ type report struct {
 	Kafka               string  `json:"kafka"`
 	CPUs                int     `json:"cpus"`
 	GatewayPeakRSSBytes int64   `json:"gateway_peak_rss_bytes"`
-	Workloads           []*row  `json:"workloads"`
+	// GatewayEnv is the Go runtime's environment the gateway ran with.
+	GatewayEnv []string `json:"gateway_env"`
+	Workloads  []*row   `json:"workloads"`
 	// The headline ratios, gateway over native msgs/s, over HTTP/1.1 (how
 	// an ingress controller forwards to the gateway); null when the
 	// workload was not run.
@@ -142,8 +145,8 @@ func (rep *report) print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "gateway peak RSS %.0f MiB; %d-byte values, %d CPUs, Kafka %s\n",
-		float64(rep.GatewayPeakRSSBytes)/(1<<20), rep.ValueBytes, rep.CPUs, rep.Kafka)
+	fmt.Fprintf(w, "gateway peak RSS %.0f MiB (%s); %d-byte values, %d CPUs, Kafka %s\n",
+		float64(rep.GatewayPeakRSSBytes)/(1<<20), strings.Join(append([]string{"env"}, rep.GatewayEnv...), " "), rep.ValueBytes, rep.CPUs, rep.Kafka)
 	line, err := json.Marshal(rep)
 	if err != nil {
 		return err
