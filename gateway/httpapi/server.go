@@ -137,6 +137,10 @@ func (s *server) login(name, password string) (*kafka.User, error) {
 
 // refusedLogin says whether err refuses the credentials themselves.
 func refusedLogin(err error) bool {
+	if err == nil {
+		// errors.As's targets would be allocated for every request.
+		return false
+	}
 	var reqErr *requestError
 	var kafkaErr *kafka.Error
 	return errors.As(err, &reqErr) && reqErr.status == http.StatusUnauthorized ||

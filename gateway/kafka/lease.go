@@ -132,7 +132,7 @@ func (m *member) waitSettled(timeout time.Duration) {
 	defer deadline.Stop()
 	for {
 		m.mu.Lock()
-		leases, changed := m.leases, m.changed
+		leases, changed := m.leases, m.watch()
 		m.mu.Unlock()
 		if leases == 0 {
 			return
@@ -208,7 +208,7 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 				return l, nil
 			}
 		}
-		changed := m.changed
+		changed := m.watch()
 		m.mu.Unlock()
 
 		var deadline time.Time

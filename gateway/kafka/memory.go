@@ -103,12 +103,13 @@ func bytesOf(msgs []*sarama.ConsumerMessage) int {
 	return n
 }
 
-// copyMessage returns msg with its own key, value and headers: sarama's
-// point into the fetch response they were decoded from, which one small
-// buffered message would otherwise keep alive whole.
+// copyMessage gives msg its own key, value and headers, in one allocation,
+// and returns it: sarama's point into the fetch response they were decoded
+// from, which one small buffered message would otherwise keep alive
+// whole. msg itself is changed, not copied: sarama made it for this
+// delivery alone and keeps no other use of it.
 func copyMessage(msg *sarama.ConsumerMessage) *sarama.ConsumerMessage {
-	c := *msg
-	buf := make([]byte, 0, messageBytes(msg))
+	buf := make([]byte, 0, messageBytes(msg)-messageOverhead)
 	take := func(b []byte) []byte {
 		if b == nil {
 			return nil
@@ -116,14 +117,15 @@ func copyMessage(msg *sarama.ConsumerMessage) *sarama.ConsumerMessage {
 		buf = append(buf, b...)
 		return buf[len(buf)-len(b) : len(buf) : len(buf)]
 	}
-	c.Key, c.Value = take(msg.Key), take(msg.Value)
+	msg.Key, msg.Value = take(msg.Key), take(msg.Value)
 	if msg.Headers != nil {
-		c.Headers = make([]*sarama.RecordHeader, len(msg.Headers))
+		headers := make([]*sarama.RecordHeader, len(msg.Headers))
 		for i, h := range msg.Headers {
-			c.Headers[i] = &sarama.RecordHeader{Key: take(h.Key), Value: take(h.Value)}
+			headers[i] = &sarama.RecordHeader{Key: take(h.Key), Value: take(h.Value)}
 		}
+		msg.Headers = headers
 	}
-	return &c
+	return msg
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
