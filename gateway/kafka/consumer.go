@@ -20,8 +20,6 @@ const (
 	// catchUpWait bounds how long a GET waits for messages Kafka is known
 	// to hold for an assigned partition but has not fetched yet.
 	catchUpWait = 5 * time.Second
-	// maxPendingPerPartition bounds fetched messages kept per partition.
-	maxPendingPerPartition = 1000
 	// retryBackoff spaces attempts to rejoin a group after an error.
 	retryBackoff = time.Second
 	// settleWait bounds how long a member that is leaving its group waits
@@ -462,7 +460,7 @@ func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMess
 		}
 		// The buffer can pass its bound by this one message; memberBytes
 		// counts it.
-		if len(pb.msgs) < maxPendingPerPartition && m.bufferedBytes+m.leasedBytes < m.bufferBytes {
+		if m.bufferedBytes+m.leasedBytes < m.bufferBytes {
 			pb.msgs = append(pb.msgs, msg)
 			m.bufferedBytes += messageBytes(msg)
 			pb.next = msg.Offset + 1

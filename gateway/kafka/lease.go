@@ -196,7 +196,6 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 				if pb.leased == nil {
 					buffered += len(pb.msgs)
 				}
-				full = full || len(pb.msgs) >= maxPendingPerPartition
 			}
 			// While Kafka holds more than is buffered, a short answer
 			// waits for the rest: POST then GET returns all that was

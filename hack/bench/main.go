@@ -186,12 +186,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer b.http1.close()
 	defer b.http2.close()
-	if err := b.produceAll(ctx); err != nil {
-		return err
-	}
+	// The drains run first, while the topic holds their messages alone:
+	// what the produce workloads write (the more, the faster the gateway)
+	// would otherwise weigh on the broker's fetches, and on both drains
+	// unequally. They are reported after the produce workloads.
 	if err := b.drainAll(ctx); err != nil {
 		return err
 	}
+	drains := b.rep.Workloads
+	b.rep.Workloads = nil
+	if err := b.produceAll(ctx); err != nil {
+		return err
+	}
+	b.rep.Workloads = append(b.rep.Workloads, drains...)
 	if rep.GatewayPeakRSSBytes, err = gw.peakRSS(); err != nil {
 		return err
 	}
