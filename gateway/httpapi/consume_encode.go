@@ -20,11 +20,12 @@ func writeConsumedJSON(w http.ResponseWriter, msgs []*sarama.ConsumerMessage, ba
 	}
 	buf := make([]byte, 0, size)
 	buf = append(buf, '[')
+	var e consumedEncoder
 	for i, m := range msgs {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendConsumed(buf, m, base64Values)
+		buf = e.append(buf, m, base64Values)
 	}
 	buf = append(buf, "]\n"...)
 	w.Header()["Content-Type"] = jsonContentType
@@ -33,8 +34,16 @@ func writeConsumedJSON(w http.ResponseWriter, msgs []*sarama.ConsumerMessage, ba
 	return err
 }
 
-// appendConsumed appends m as encodeConsumed's consumed marshals.
-func appendConsumed(buf []byte, m *sarama.ConsumerMessage, base64Values bool) []byte {
+// consumedEncoder appends messages as encodeConsumed's consumed marshals.
+// The messages of a response share their topic and, batch by batch, their
+// timestamp: each is encoded once and copied for the next message.
+type consumedEncoder struct {
+	topic, topicJSON []byte
+	timestamp        time.Time
+	timestampJSON    []byte
+}
+
+func (e *consumedEncoder) append(buf []byte, m *sarama.ConsumerMessage, base64Values bool) []byte {
 	useBase64 := base64Values || !utf8.Valid(m.Value) || !utf8.Valid(m.Key)
 	for _, h := range m.Headers {
 		useBase64 = useBase64 || !utf8.Valid(h.Value)
@@ -48,14 +57,21 @@ func appendConsumed(buf []byte, m *sarama.ConsumerMessage, base64Values bool) []
 		return appendJSONString(buf, b)
 	}
 	buf = append(buf, `{"Topic":`...)
-	buf = appendJSONString(buf, []byte(m.Topic))
+	if e.topicJSON == nil || string(e.topic) != m.Topic {
+		e.topic, e.topicJSON = []byte(m.Topic), appendJSONString(e.topicJSON[:0], []byte(m.Topic))
+	}
+	buf = append(buf, e.topicJSON...)
 	buf = append(buf, `,"Partition":`...)
 	buf = strconv.AppendInt(buf, int64(m.Partition), 10)
 	buf = append(buf, `,"Offset":`...)
 	buf = strconv.AppendInt(buf, m.Offset, 10)
-	buf = append(buf, `,"Timestamp":"`...)
-	buf = m.Timestamp.AppendFormat(buf, time.RFC3339Nano)
-	buf = append(buf, '"')
+	buf = append(buf, `,"Timestamp":`...)
+	// == on time.Time compares the location too, which the format shows.
+	if e.timestampJSON == nil || e.timestamp != m.Timestamp {
+		e.timestamp = m.Timestamp
+		e.timestampJSON = append(m.Timestamp.AppendFormat(append(e.timestampJSON[:0], '"'), time.RFC3339Nano), '"')
+	}
+	buf = append(buf, e.timestampJSON...)
 	if m.Key != nil {
 		buf = append(buf, `,"Key":`...)
 		buf = text(buf, m.Key)
@@ -96,11 +112,12 @@ func appendJSONString(buf, s []byte) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
+		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
 			buf = append(buf, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -142,3 +159,13 @@ func appendJSONString(buf, s []byte) []byte {
 	buf = append(buf, s[start:]...)
 	return append(buf, '"')
 }
+
+// jsonPlain marks the bytes appendJSONString copies as they are: ASCII
+// but control characters, '"', '\\' and the HTML-sensitive <, > and &.
+// Bytes from 0x80 are looked at as UTF-8.
+var jsonPlain = func() (plain [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return plain
+}()

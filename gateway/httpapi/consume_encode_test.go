@@ -87,7 +87,13 @@ func FuzzConsumeEncodingIsEncodingJSONs(f *testing.F) {
 		if len(hkey) > 0 {
 			m.Headers = []*sarama.RecordHeader{{Key: hkey, Value: hvalue}, {Key: []byte("b"), Value: nil}}
 		}
-		msgs := []*sarama.ConsumerMessage{m, {Topic: "t", Timestamp: time.Unix(0, 0).UTC(), Value: []byte("second")}}
+		// The encoder reuses a topic and a timestamp from one message to the
+		// next: another topic, then the first again, then the same instant
+		// in another zone.
+		msgs := []*sarama.ConsumerMessage{m,
+			{Topic: "t", Timestamp: time.Unix(0, 0).UTC(), Value: []byte("second")},
+			{Topic: m.Topic, Timestamp: m.Timestamp, Value: []byte("third")},
+			{Topic: m.Topic, Timestamp: m.Timestamp.In(time.FixedZone("", 3600)), Value: []byte("fourth")}}
 		var want bytes.Buffer
 		out := make([]consumed, len(msgs))
 		for i, m := range msgs {
