@@ -79,9 +79,16 @@ func (s *server) doProduce(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// preallocatedBodyBytes bounds the buffer readBody makes before any of
+// the body arrived.
+const preallocatedBodyBytes = 1 << 20
+
 // readBody reads the whole body, refusing more than max bytes. When the
 // client gave the body's length, the body is read into one buffer of that
-// size: io.ReadAll starts at 512 bytes and grows, copying as it goes.
+// size (io.ReadAll starts at 512 bytes and grows, copying as it goes), up
+// to preallocatedBodyBytes: past that the buffer grows as bytes arrive, so
+// that a client announcing a large body and sending nothing does not make
+// the gateway hold its size.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, max)
 	n := r.ContentLength
@@ -90,7 +97,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	}
 	// One byte more than announced, so that a Read always has room and
 	// the loop ends on the EOF that follows the body.
-	buf := make([]byte, 0, n+1)
+	buf := make([]byte, 0, min(n, preallocatedBodyBytes)+1)
 	for {
 		m, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
@@ -100,8 +107,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 		case err != nil:
 			return nil, err
 		case len(buf) == cap(buf):
-			// net/http ends a body at its Content-Length, so this is
-			// unreachable; growing keeps the loop correct regardless.
+			// A body longer than preallocatedBodyBytes.
 			buf = append(buf, 0)[:len(buf)]
 		}
 	}

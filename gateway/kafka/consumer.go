@@ -110,7 +110,7 @@ func (u *User) Consume(ctx context.Context, topic, groupID string, limit, maxByt
 // request of a new member opens it; requests that come while it connects
 // wait for it and share its outcome, so that clients joining a group
 // together reserve one member's memory, not one each.
-func (u *User) member(topic, groupID string) (*member, error) {
+func (u *User) member(topic, groupID string) (res *member, err error) {
 	if isClosed(u.draining) {
 		// A member joining now would only delay the replica taking over.
 		return nil, errDraining
@@ -131,36 +131,44 @@ func (u *User) member(topic, groupID string) (*member, error) {
 		}
 		return o.m, nil
 	}
-	o := &opening{done: make(chan struct{})}
+	o := &opening{done: make(chan struct{}), err: errOpeningFailed}
 	u.opening[key] = o
 	u.membersMu.Unlock()
-
-	m, err := u.openMember(topic, groupID)
-	u.membersMu.Lock()
-	delete(u.opening, key)
-	if err == nil && isClosed(u.draining) {
-		err = errDraining
-	}
-	if err == nil {
-		// This request and every one that waited use it.
-		m.use(1 + o.waiters)
-		u.members[key] = m
-		ctx, cancel := context.WithCancel(context.Background())
-		m.cancel = cancel
-		go m.run(ctx)
-		go m.commitLoop(ctx)
-	}
-	o.m, o.err = m, err
-	u.membersMu.Unlock()
-	close(o.done)
-	if err != nil {
-		if m != nil {
-			m.discard()
+	// The waiters are released whatever happens, a panic included:
+	// otherwise every later request of the group would wait forever.
+	defer close(o.done)
+	var m *member
+	defer func() {
+		u.membersMu.Lock()
+		delete(u.opening, key)
+		if o.err == nil && isClosed(u.draining) {
+			o.err = errDraining
 		}
-		return nil, err
-	}
-	return m, nil
+		if o.err == nil {
+			// This request and every one that waited use it.
+			m.use(1 + o.waiters)
+			u.members[key] = m
+			ctx, cancel := context.WithCancel(context.Background())
+			m.cancel = cancel
+			go m.run(ctx)
+			go m.commitLoop(ctx)
+			o.m = m
+		}
+		u.membersMu.Unlock()
+		if o.err != nil {
+			if m != nil {
+				m.discard()
+			}
+			res, err = nil, o.err
+		}
+	}()
+	m, o.err = u.openMember(topic, groupID)
+	return m, o.err
 }
+
+// errOpeningFailed is what the requests waiting for a member get when its
+// opening ended without an outcome (a panic).
+var errOpeningFailed = newError(KindInternal, nil, "opening the consumer group member failed")
 
 // opening is a member being opened, and what came of it.
 type opening struct {

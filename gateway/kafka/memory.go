@@ -86,9 +86,19 @@ func (o Options) memberBytes(partitions, brokers, bufferBytes int) int64 {
 // ConsumerMessage and its slices.
 const messageOverhead = 256
 
+// headerOverhead is what each header costs beyond its bytes: its
+// RecordHeader and its pointer. A message of many empty headers is small
+// on the wire and not in memory.
+const headerOverhead = 64
+
 // messageBytes is what a buffered message costs.
 func messageBytes(msg *sarama.ConsumerMessage) int {
-	n := messageOverhead + len(msg.Key) + len(msg.Value)
+	return messageOverhead + headerOverhead*len(msg.Headers) + dataBytes(msg)
+}
+
+// dataBytes is the size of a message's key, value and headers.
+func dataBytes(msg *sarama.ConsumerMessage) int {
+	n := len(msg.Key) + len(msg.Value)
 	for _, h := range msg.Headers {
 		n += len(h.Key) + len(h.Value)
 	}
@@ -109,7 +119,7 @@ func bytesOf(msgs []*sarama.ConsumerMessage) int {
 // whole. msg itself is changed, not copied: sarama made it for this
 // delivery alone and keeps no other use of it.
 func copyMessage(msg *sarama.ConsumerMessage) *sarama.ConsumerMessage {
-	buf := make([]byte, 0, messageBytes(msg)-messageOverhead)
+	buf := make([]byte, 0, dataBytes(msg))
 	take := func(b []byte) []byte {
 		if b == nil {
 			return nil

@@ -39,8 +39,8 @@ func TestABufferedMessageDoesNotShareTheFetchBuffer(t *testing.T) {
 	if string(c.Key) != "key" || string(c.Value) != "value" || string(c.Headers[0].Key) != "HK" || string(c.Headers[0].Value) != "HV" || c.Offset != 7 {
 		t.Fatalf("copy changed with the fetch buffer: %q %q %q %q", c.Key, c.Value, c.Headers[0].Key, c.Headers[0].Value)
 	}
-	if messageBytes(c) != messageOverhead+12 {
-		t.Fatalf("messageBytes %d, want %d", messageBytes(c), messageOverhead+12)
+	if want := messageOverhead + headerOverhead + 12; messageBytes(c) != want {
+		t.Fatalf("messageBytes %d, want %d", messageBytes(c), want)
 	}
 	if nilKey := copyMessage(&sarama.ConsumerMessage{Value: []byte("v")}); nilKey.Key != nil {
 		t.Fatal("a message without a key got an empty one")

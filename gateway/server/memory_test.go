@@ -159,24 +159,34 @@ func peakRSS(t *testing.T, pid int) int64 {
 // throttled with 429, though one member serves them all.
 func TestClientsJoiningOneGroupAtOnceOpenOneMember(t *testing.T) {
 	tb := startBroker(t, embeddedkafka.BrokerOptions{})
-	// The operator's default memory limit: a member of a 3-partition topic
-	// reserves about a third of a user's budget.
+	// The operator's default memory limit.
 	rs := startReplicasWithEnv(t, tb, 1, podEnv)
 	pass := tb.passwords[userA]
-	metrics := func() (reserved, evictions float64) {
+	metrics := func() (reserved, limit, evictions float64) {
 		page, err := rs.call(http.MethodGet, "/metrics", "", "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return metricIn(t, page.body, "qaas_gateway_consume_memory_bytes"), metricIn(t, page.body, "qaas_gateway_consumer_group_evictions_total")
+		return metricIn(t, page.body, "qaas_gateway_consume_memory_bytes"), metricIn(t, page.body, "qaas_gateway_consume_memory_limit_bytes"),
+			metricIn(t, page.body, "qaas_gateway_consumer_group_evictions_total")
 	}
-	// Two idle groups fill two thirds of the budget.
-	for _, g := range []string{"earlier1", "earlier2"} {
-		if r, err := rs.call(http.MethodGet, "/topic/"+topicA3+"?group="+g, userA, pass, ""); err != nil || r.status != http.StatusOK {
-			t.Fatalf("group %s: %v %d %s", g, err, r.status, r.body)
+	open := func(group string) {
+		if r, err := rs.call(http.MethodGet, "/topic/"+topicA3+"?group="+group, userA, pass, ""); err != nil || r.status != http.StatusOK {
+			t.Fatalf("group %s: %v %d %s", group, err, r.status, r.body)
 		}
 	}
-	two, _ := metrics()
+	// Idle groups fill the user's budget (a quarter of the gateway's) as
+	// far as whole members go: one more member does not fit.
+	open("earlier0")
+	one, limit, _ := metrics()
+	fit := int(limit / 4 / one)
+	for g := 1; g < fit; g++ {
+		open(fmt.Sprintf("earlier%d", g))
+	}
+	full, _, _ := metrics()
+	if fit < 1 || full != float64(fit)*one {
+		t.Fatalf("%d members of %.0f bytes fit in the user's budget, %.0f bytes reserved", fit, one, full)
+	}
 
 	// Every worker opens its connection first, so that their GETs arrive
 	// together rather than one TLS handshake apart.
@@ -202,7 +212,7 @@ func TestClientsJoiningOneGroupAtOnceOpenOneMember(t *testing.T) {
 	close(start)
 	wg.Wait()
 	// The new member took the place of one idle member, and nothing more.
-	if reserved, evictions := metrics(); reserved != two || evictions != 1 {
-		t.Errorf("after 8 clients joined one group: %.0f bytes reserved and %.0f idle members closed, want %.0f (two members) and 1", reserved, evictions, two)
+	if reserved, _, evictions := metrics(); reserved != full || evictions != 1 {
+		t.Errorf("after 8 clients joined one group: %.0f bytes reserved and %.0f idle members closed, want %.0f (%d members) and 1", reserved, evictions, full, fit)
 	}
 }
