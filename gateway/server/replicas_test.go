@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -504,20 +506,25 @@ func (tr *traffic) finish(t *testing.T) (duplicates int) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		tr.mu.Lock()
-		missing := 0
+		var missing []int
 		for v := range tr.acked {
 			if tr.got[v] == 0 {
-				missing++
+				n, _ := strconv.Atoi(v)
+				missing = append(missing, n)
 			}
 		}
 		tr.mu.Unlock()
-		if missing == 0 {
+		if len(missing) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
 			close(tr.readersStop)
 			tr.wg.Wait()
-			t.Fatalf("%d acknowledged messages never came back (of %d acknowledged)", missing, len(tr.acked))
+			// Which messages, and what the traffic met, say where to look:
+			// values are posted in order, 20 per POST, keyed k0..k96.
+			slices.Sort(missing)
+			t.Fatalf("%d acknowledged messages never came back (of %d acknowledged): %v; %d responses cut off; %d POSTs and %d GETs failed",
+				len(missing), len(tr.acked), missing[:min(len(missing), 50)], tr.cut, tr.postFailed, tr.getFailed)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
