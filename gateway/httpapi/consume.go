@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,6 +34,9 @@ type consumeParams struct {
 	group        string
 	raw          bool
 	base64Values bool
+	// ackTimeout is how long the messages wait for their commit with
+	// ?ack=manual; 0 acknowledges them once the response is written.
+	ackTimeout time.Duration
 }
 
 func parseConsumeParams(q url.Values) (consumeParams, error) {
@@ -49,11 +54,11 @@ func parseConsumeParams(q url.Values) (consumeParams, error) {
 			return p, err
 		}
 	}
-	if v := q.Get("group"); v != "" {
-		if !kafkaName(v, maxGroupName) {
-			return p, badRequest("group must be 1 to 100 characters among letters, digits, '.', '_' and '-'")
-		}
-		p.group = v
+	if p.group, err = parseGroup(q.Get("group")); err != nil {
+		return p, err
+	}
+	if p.ackTimeout, err = parseAck(q.Get("ack"), q.Get("ackTimeout")); err != nil {
+		return p, err
 	}
 	if p.raw, err = rawFormat(q.Get("format")); err != nil {
 		return p, err
@@ -67,21 +72,39 @@ func parseConsumeParams(q url.Values) (consumeParams, error) {
 	return p, nil
 }
 
-// parseTimeout reads a long-poll timeout: seconds ("5", "0.5") or a
-// duration ("500ms", "2s").
+// parseGroup reads ?group=: DefaultGroup when not given.
+func parseGroup(v string) (string, error) {
+	if v == "" {
+		return DefaultGroup, nil
+	}
+	if !kafkaName(v, maxGroupName) {
+		return "", badRequest("group must be 1 to 100 characters among letters, digits, '.', '_' and '-'")
+	}
+	return v, nil
+}
+
+// parseTimeout reads a long-poll timeout (see parseDuration).
 func parseTimeout(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
+	d, err := parseDuration(v)
 	if err != nil {
-		secs, convErr := strconv.ParseFloat(v, 64)
-		if convErr != nil {
-			return 0, badRequest("timeout must be seconds (such as 5) or a duration (such as 500ms)")
-		}
-		d = time.Duration(secs * float64(time.Second))
+		return 0, badRequest("timeout must be seconds (such as 5) or a duration (such as 500ms)")
 	}
 	if d < 0 || d > MaxTimeout {
 		return 0, badRequest(fmt.Sprintf("timeout must be between 0 and %s", MaxTimeout))
 	}
 	return d, nil
+}
+
+// parseDuration reads seconds ("5", "0.5") or a duration ("500ms", "2s").
+func parseDuration(v string) (time.Duration, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return d, nil
+	}
+	secs, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) > math.MaxInt64/float64(time.Second) {
+		return 0, errors.New("not seconds or a duration")
+	}
+	return time.Duration(secs * float64(time.Second)), nil
 }
 
 // consume handles GET /topic/{topic}: up to ?limit= messages for the
@@ -116,6 +139,18 @@ func (s *server) doConsume(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.fetch(r, user, topic, p)
 	if err != nil {
 		return err
+	}
+	if p.ackTimeout > 0 && len(b.msgs) > 0 {
+		// The messages wait for the client's commit (see commit.go).
+		holder, id, giveBack := b.keep(user.Name, topic, p.group, p.ackTimeout)
+		w.Header().Set(CommitTokenHeader, s.tokens.seal(holder, id))
+		if writeConsumed(w, b.msgs, p) != nil {
+			// No client can commit what it did not get.
+			giveBack()
+			return nil
+		}
+		s.metrics.consumed.Add(float64(len(b.msgs)))
+		return nil
 	}
 	// The messages count as delivered once the whole response reached the
 	// connection; if it did not, they are handed out again.

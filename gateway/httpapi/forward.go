@@ -29,28 +29,33 @@ const (
 // Peers is how this replica reaches the other replicas of its application.
 type Peers struct {
 	// Token is the replicas' shared secret.
-	Token  string
+	Token string
+	// Self is the address the other replicas reach this one at.
+	Self   string
 	client *http.Client
-	leases *peerLeases
 }
 
-// NewPeers returns the peer settings for token.
-func NewPeers(token string) *Peers {
+// NewPeers returns the peer settings for token, of the replica the others
+// reach at self.
+func NewPeers(token, self string) *Peers {
 	return &Peers{
 		Token: token,
+		Self:  self,
 		// Long polls last up to MaxTimeout plus the owner's bounded waits;
 		// the client's own request context ends a forward sooner.
 		client: &http.Client{Timeout: MaxTimeout + time.Minute},
-		leases: &peerLeases{leases: map[string]*peerLease{}},
 	}
 }
 
 // batch is what a consume hands to its response, from this replica or
-// from the owner, and how to tell where it came from whether it was
-// delivered.
+// from the owner, and how to tell where it came from what became of it:
+// settle says whether the client got the messages; keep, instead, holds
+// them for the client's commit (ack=manual) and returns the replica
+// holding them, the lease's id there, and how to give them back at once.
 type batch struct {
 	msgs   []*sarama.ConsumerMessage
 	settle func(delivered bool)
+	keep   func(user, topic, group string, timeout time.Duration) (holder, id string, giveBack func())
 }
 
 // fetch takes the messages of a consume here when this replica owns the
@@ -70,6 +75,13 @@ func (s *server) fetch(r *http.Request, user *kafka.User, topic string, p consum
 				} else {
 					lease.Release()
 				}
+			}, keep: func(user, topic, group string, timeout time.Duration) (string, string, func()) {
+				id := s.leases.add(user, topic, group, lease, timeout)
+				return s.self(), id, func() {
+					if l := s.leases.take(id, user, topic, group); l != nil {
+						l.Release()
+					}
+				}
 			}}, nil
 		}
 		if s.Peers == nil {
@@ -77,7 +89,7 @@ func (s *server) fetch(r *http.Request, user *kafka.User, topic string, p consum
 				message: "another gateway replica serves this consumer group and this one has no peers configured (--peer-listen-address)"}
 		}
 		if notOwner.Owner != "" {
-			b, err := s.Peers.consume(r, notOwner.Owner, topic)
+			b, err := s.Peers.consume(r, notOwner.Owner, topic, p.group)
 			if !errors.Is(err, errOwnerMoved) {
 				return b, err
 			}
@@ -100,7 +112,7 @@ var errOwnerMoved = errors.New("the group's owner moved")
 
 // consume forwards the client's consume r to the owner at addr, with the
 // client's own credentials.
-func (p *Peers) consume(r *http.Request, addr, topic string) (batch, error) {
+func (p *Peers) consume(r *http.Request, addr, topic, group string) (batch, error) {
 	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/topic/" + topic, RawQuery: r.URL.RawQuery}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -134,32 +146,60 @@ func (p *Peers) consume(r *http.Request, addr, topic string) (batch, error) {
 		msgs[i] = m.consumerMessage()
 	}
 	auth := r.Header.Get("Authorization")
-	return batch{msgs: msgs, settle: func(delivered bool) {
-		if b.Lease != "" {
-			p.settle(addr, auth, b.Lease, delivered)
+	settle := func(delivered bool) {
+		if b.Lease == "" {
+			return
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		defer cancel()
+		// When this fails the owner's lease times out and the messages
+		// are handed out again: at least once.
+		_ = p.settle(ctx, addr, auth, b.Lease, topic, group, delivered)
+	}
+	return batch{msgs: msgs, settle: settle, keep: func(string, string, string, time.Duration) (string, string, func()) {
+		// The owner holds the lease for the commit: the forwarded query
+		// asked for ack=manual and its ackTimeout.
+		return addr, b.Lease, func() { settle(false) }
 	}}, nil
 }
 
-// settle tells the owner at addr whether the client got lease's messages.
-// When that fails the owner's lease times out and the messages are handed
-// out again: at least once.
-func (p *Peers) settle(addr, auth, lease string, delivered bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-	defer cancel()
-	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/lease/" + lease, RawQuery: "delivered=" + strconv.FormatBool(delivered)}
+// errLeaseUnknown says that the replica asked to settle a lease does not
+// hold it (any more).
+var errLeaseUnknown = errors.New("no such lease")
+
+// settle tells the replica at addr whether the client got the messages of
+// lease, which it holds for the client's group of topic.
+func (p *Peers) settle(ctx context.Context, addr, auth, lease, topic, group string, delivered bool) error {
+	return p.settleLease(ctx, addr, auth, lease, url.Values{"delivered": {strconv.FormatBool(delivered)}, "topic": {topic}, "group": {group}})
+}
+
+// commit has the replica at addr commit the messages of lease, as settle
+// with delivered=true does, and answer once their offsets are in Kafka.
+func (p *Peers) commit(ctx context.Context, addr, auth, lease, topic, group string) error {
+	return p.settleLease(ctx, addr, auth, lease, url.Values{"delivered": {"true"}, "commit": {"true"}, "topic": {topic}, "group": {group}})
+}
+
+func (p *Peers) settleLease(ctx context.Context, addr, auth, lease string, q url.Values) error {
+	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/lease/" + lease, RawQuery: q.Encode()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	if err != nil {
-		return
+		return err
 	}
 	req.Header.Set("Authorization", auth)
 	req.Header.Set(PeerTokenHeader, p.Token)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return
+		return err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNoContent:
+		return nil
+	case http.StatusNotFound:
+		return errLeaseUnknown
+	}
+	return fmt.Errorf("settling a lease: the replica at %s answered %d", addr, resp.StatusCode)
 }
 
 // relayedError passes the owner's error answer on to the client unchanged.

@@ -1,12 +1,10 @@
 package httpapi
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -25,8 +23,8 @@ import (
 const PeerTokenHeader = "Qaas-Peer-Token"
 
 // peerLeaseTimeout bounds how long messages handed to another replica wait
-// for that replica to say whether its client got them; past it they are
-// handed out again.
+// for that replica to say whether its client got them (ack=auto); past it
+// they are handed out again.
 const peerLeaseTimeout = 30 * time.Second
 
 // peerBatch is the owner's answer to a forwarded consume.
@@ -67,44 +65,6 @@ func (pm peerMessage) consumerMessage() *sarama.ConsumerMessage {
 		m.Headers = append(m.Headers, &sarama.RecordHeader{Key: h.Key, Value: h.Value})
 	}
 	return m
-}
-
-// peerLeases are the leases this replica handed to other replicas.
-type peerLeases struct {
-	mu     sync.Mutex
-	leases map[string]*peerLease
-}
-
-type peerLease struct {
-	user  string
-	lease *kafka.Lease
-	timer *time.Timer
-}
-
-// add keeps l for user until it is settled or times out (released).
-func (pl *peerLeases) add(user string, l *kafka.Lease) string {
-	id := rand.Text()
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	pl.leases[id] = &peerLease{user: user, lease: l, timer: time.AfterFunc(peerLeaseTimeout, func() {
-		if pl.take(id, user) != nil {
-			l.Release()
-		}
-	})}
-	return id
-}
-
-// take removes and returns the lease id of user, nil if there is none.
-func (pl *peerLeases) take(id, user string) *kafka.Lease {
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	p := pl.leases[id]
-	if p == nil || p.user != user {
-		return nil
-	}
-	delete(pl.leases, id)
-	p.timer.Stop()
-	return p.lease
 }
 
 // peerOnly lets through requests that carry the replicas' token.
@@ -160,15 +120,22 @@ func (s *server) peerConsume(w http.ResponseWriter, r *http.Request) {
 		batch.Messages[i] = toPeerMessage(m)
 	}
 	if len(lease.Messages) > 0 {
-		batch.Lease = s.Peers.leases.add(user.Name, lease)
+		// Held until the forwarding replica says whether its client got
+		// them, or, with ack=manual, until the client's commit.
+		timeout := peerLeaseTimeout
+		if p.ackTimeout > 0 {
+			timeout = p.ackTimeout
+		}
+		batch.Lease = s.leases.add(user.Name, topic, p.group, lease, timeout)
 	}
 	writeJSON(w, http.StatusOK, batch)
 }
 
 // peerSettle settles a lease: ?delivered=true acknowledges its messages,
-// false gives them back.
+// false gives them back. ?topic= and ?group= must be the lease's.
 func (s *server) peerSettle(w http.ResponseWriter, r *http.Request) {
-	delivered, err := strconv.ParseBool(r.URL.Query().Get("delivered"))
+	q := r.URL.Query()
+	delivered, err := strconv.ParseBool(q.Get("delivered"))
 	if err != nil {
 		s.writeError(w, r, badRequest("delivered must be true or false"))
 		return
@@ -179,16 +146,24 @@ func (s *server) peerSettle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Pool.Release(user)
-	lease := s.Peers.leases.take(r.PathValue("id"), user.Name)
+	lease := s.leases.take(r.PathValue("id"), user.Name, q.Get("topic"), q.Get("group"))
 	if lease == nil {
 		// Timed out (released) or never handed out.
 		s.writeError(w, r, &requestError{status: http.StatusNotFound, message: "no such lease"})
 		return
 	}
-	if delivered {
-		lease.Ack()
-	} else {
+	switch {
+	case !delivered:
 		lease.Release()
+	case q.Get("commit") == "true":
+		// A client's commit, forwarded: its answer says whether the
+		// offsets are in Kafka.
+		if lease.Commit() != nil {
+			s.writeError(w, r, &requestError{status: http.StatusNotFound, message: "no such lease"})
+			return
+		}
+	default:
+		lease.Ack()
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

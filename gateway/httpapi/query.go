@@ -8,7 +8,7 @@ import (
 // queryParams are the query parameters the API reads. Others are ignored,
 // so that a client's cache buster or tracing parameter does not break its
 // calls.
-var queryParams = []string{"limit", "timeout", "group", "format", "encoding"}
+var queryParams = []string{"limit", "timeout", "group", "format", "encoding", "ack", "ackTimeout"}
 
 // parseQuery reads a request's query string. net/url drops the pairs it
 // cannot decode, which would turn ?limit=%zz into the default limit: a

@@ -48,12 +48,20 @@ type server struct {
 	Deps
 	metrics *metrics
 	log     *slog.Logger
+	// leases are the leases held for another replica or for a commit.
+	leases *heldLeases
+	tokens *tokens
 }
 
 // NewHandlers returns the API with every route in one place, and the peer
 // API (nil without d.Peers); both count into the same metrics.
 func NewHandlers(d Deps) (api, peer http.Handler) {
-	s := &server{Deps: d, metrics: newMetrics(d.Pool, d.KafkaCheck), log: d.Log}
+	s := &server{Deps: d, metrics: newMetrics(d.Pool, d.KafkaCheck), log: d.Log, leases: newHeldLeases()}
+	if d.Peers != nil {
+		s.tokens = newTokens(d.Peers.Token)
+	} else {
+		s.tokens = newTokens("")
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.produce))
 	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.consume))
@@ -61,6 +69,8 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	// into a body nobody reads.
 	mux.HandleFunc("HEAD /topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
 	mux.HandleFunc("/topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
+	mux.HandleFunc("POST /topic/{topic}/commit", s.metrics.instrument("commit", s.commit))
+	mux.HandleFunc("/topic/{topic}/commit", s.metrics.instrument("other", methodNotAllowed("POST")))
 	mux.HandleFunc("GET /healthz", s.metrics.instrument("healthz", healthz))
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))

@@ -33,11 +33,34 @@ func (l *Lease) Ack() { l.settle(true) }
 // Release gives the messages back, undelivered.
 func (l *Lease) Release() { l.settle(false) }
 
-func (l *Lease) settle(delivered bool) {
+// ErrLeaseLost says that a lease's messages can no longer be acknowledged:
+// it was settled already, or the group was rebalanced since they were
+// handed out, and they are delivered again.
+var ErrLeaseLost = errors.New("the messages can no longer be acknowledged")
+
+// Commit records the messages as delivered and commits their offsets to
+// Kafka before it returns.
+func (l *Lease) Commit() error {
 	if l.m == nil {
-		return
+		return nil
 	}
-	l.once.Do(func() { l.m.settle(l, delivered) })
+	if !l.settle(true) {
+		return ErrLeaseLost
+	}
+	// A blocking commit of what the session marked; Kafka's refusals go
+	// to the group's errors, which the member logs.
+	l.sess.Commit()
+	return nil
+}
+
+// settle settles the lease once and tells whether it was this call that
+// did, with every message still the lease's.
+func (l *Lease) settle(delivered bool) (ok bool) {
+	if l.m == nil {
+		return true
+	}
+	l.once.Do(func() { ok = l.m.settle(l, delivered) })
+	return ok
 }
 
 // NotOwnerError says that another gateway replica owns the group: GETs
@@ -97,16 +120,19 @@ func olderThan(a, b *sarama.ConsumerMessage) bool { return a.Timestamp.Before(b.
 
 // settle ends a lease: delivered messages are marked (and a commit is
 // asked for), undelivered ones go back in front of their partitions. A
-// lease of an ended session or a revoked partition changes nothing there.
-func (m *member) settle(l *Lease, delivered bool) {
+// lease of an ended session or a revoked partition changes nothing there;
+// it tells whether every partition of the lease was still its.
+func (m *member) settle(l *Lease, delivered bool) (current bool) {
 	m.mu.Lock()
 	m.leases--
 	m.leasedBytes -= l.bytes
+	current = true
 	for p, msgs := range l.taken {
 		pb := m.parts[p]
 		if m.sess != l.sess || pb == nil || pb.leased != l {
 			// The session ended or the partition was revoked meanwhile:
 			// whoever owns it next fetches the messages again.
+			current = false
 			continue
 		}
 		pb.leased = nil
@@ -124,6 +150,7 @@ func (m *member) settle(l *Lease, delivered bool) {
 	if delivered {
 		m.requestCommit()
 	}
+	return current
 }
 
 // waitSettled waits up to timeout for the member's leases to be settled.

@@ -199,7 +199,11 @@ func (rs *replicaSet) pick() *replica {
 // call sends one request to the next replica; an error is a request that
 // got no answer at all.
 func (rs *replicaSet) call(method, path, user, password, body string) (response, error) {
-	r := rs.pick()
+	return rs.callOn(rs.pick(), method, path, user, password, body)
+}
+
+// callOn sends one request to replica r.
+func (rs *replicaSet) callOn(r *replica, method, path, user, password, body string) (response, error) {
 	req, err := http.NewRequest(method, r.url+path, strings.NewReader(body))
 	if err != nil {
 		return response{}, err

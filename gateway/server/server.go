@@ -110,7 +110,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		if len(bytes.TrimSpace(token)) < 16 {
 			return nil, fmt.Errorf("--peer-token-file %s holds fewer than 16 characters", cfg.PeerTokenFile)
 		}
-		peers = httpapi.NewPeers(string(bytes.TrimSpace(token)))
+		peers = httpapi.NewPeers(string(bytes.TrimSpace(token)), cfg.PeerAdvertiseAddress)
 	}
 	goMemLimit := debug.SetMemoryLimit(-1)
 	consumeMemory, userConsumeMemory := cfg.ConsumeMemory(goMemLimit)
