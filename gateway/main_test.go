@@ -35,7 +35,8 @@ func TestREADMEShowsTheCurrentFlags(t *testing.T) {
 }
 
 // The in-process broker of the demos and tests stays out of the image's
-// binaries: neither the gateway nor the manager links it.
+// binaries: neither the gateway nor the manager links it. Nor do they link
+// the OpenAPI validator the tests check the gateway's answers with.
 func TestProductBinariesLinkNoTestBroker(t *testing.T) {
 	for _, binary := range []string{"qaas.dev/qaas/gateway", "qaas.dev/qaas"} {
 		out, err := exec.Command("go", "list", "-deps", binary).CombinedOutput()
@@ -45,6 +46,9 @@ func TestProductBinariesLinkNoTestBroker(t *testing.T) {
 		for _, pkg := range strings.Fields(string(out)) {
 			if pkg == "github.com/twmb/franz-go/pkg/kfake" || pkg == "qaas.dev/qaas/internal/embeddedkafka" {
 				t.Errorf("%s links %s, a broker for demos and tests", binary, pkg)
+			}
+			if strings.HasPrefix(pkg, "github.com/pb33f/") {
+				t.Errorf("%s links %s, an OpenAPI library for tests", binary, pkg)
 			}
 		}
 	}

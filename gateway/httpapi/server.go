@@ -1,5 +1,6 @@
 // Package httpapi is the gateway's HTTP API: OVH Queue's produce and
-// consume calls on /topic/{topic}, plus health, readiness and metrics.
+// consume calls on /topic/{topic}, plus health, readiness, metrics and
+// the API's OpenAPI description (openapi.json).
 package httpapi
 
 import (
@@ -74,6 +75,7 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	mux.HandleFunc("GET /healthz", s.metrics.instrument("healthz", healthz))
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /openapi.json", s.metrics.instrument("openapi", serveOpenAPI))
 	mux.HandleFunc("/", s.metrics.instrument("other", notFound))
 	if d.Connections != nil {
 		s.metrics.registry.MustRegister(d.Connections.Collectors()...)

@@ -80,7 +80,7 @@ func TestConnectionCap(t *testing.T) {
 	for range headroom {
 		held = append(held, gw.dialTLS(t, "http/1.1"))
 	}
-	cfg := gw.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg := gw.tls.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
 	if conn, err := tls.Dial("tcp", strings.TrimPrefix(gw.URL, "https://"), cfg); err == nil {
 		conn.Close()

@@ -99,10 +99,13 @@ func (tb *testBroker) restart(t testing.TB) {
 
 // gateway is a gateway serving HTTPS on a loopback port.
 type gateway struct {
-	URL    string
+	URL string
+	// client checks every answer against openapi.json (withContract).
 	client *http.Client
-	stop   func()
-	logs   *logSink
+	// tls is the client's TLS configuration, for raw connections.
+	tls  *tls.Config
+	stop func()
+	logs *logSink
 }
 
 // startGateway runs a gateway against tb with the given extra flags,
@@ -156,7 +159,8 @@ func startGateway(t testing.TB, tb *testBroker, extraArgs ...string) *gateway {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(cert.CertPEM)
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
-	g := &gateway{URL: "https://" + ls.API.Addr().String(), client: &http.Client{Transport: transport, Timeout: 60 * time.Second}, stop: stop, logs: logs}
+	g := &gateway{URL: "https://" + ls.API.Addr().String(), client: &http.Client{Transport: transport, Timeout: 60 * time.Second}, tls: transport.TLSClientConfig, stop: stop, logs: logs}
+	withContract(t, g.client)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := g.client.Get(g.URL + "/healthz")

@@ -301,7 +301,7 @@ func errorJSON(status int, message string) string {
 // dialTLS opens a TLS connection to the gateway offering protocol by ALPN.
 func (g *gateway) dialTLS(t *testing.T, protocol string) *tls.Conn {
 	t.Helper()
-	cfg := g.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg := g.tls.Clone()
 	cfg.NextProtos = []string{protocol}
 	conn, err := tls.Dial("tcp", strings.TrimPrefix(g.URL, "https://"), cfg)
 	if err != nil {

@@ -104,6 +104,7 @@ func startReplicasWithEnv(t testing.TB, tb *testBroker, n int, env []string, arg
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 64},
 		Timeout:   60 * time.Second,
 	}
+	withContract(t, rs.client)
 	for range n {
 		rs.add()
 	}
