@@ -3,6 +3,8 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -230,4 +232,64 @@ func ownerOf(t *testing.T, rs *replicaSet) *replica {
 		t.Fatal("no replica served a forwarded consume")
 	}
 	return owner
+}
+
+// README's two curl lines of explicit acknowledgement work as a user pastes
+// them: the GET shows the token, and the commit of that token answers 204,
+// after which the group does not get the messages again.
+func TestREADMEManualAckCurls(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl is not installed")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "### Explicit acknowledgement\n")
+	_, block, _ := strings.Cut(section, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		if strings.HasPrefix(l, "curl ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("README's explicit acknowledgement block has %d curl lines, want 2", len(lines))
+	}
+
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
+	rs := startReplicas(t, tb, 1)
+	pass := tb.passwords[userA]
+	rs.postNumbered(t, userA, pass, topicA, 3, 3)
+	run := func(line string) string {
+		cmd := exec.Command("bash", "-c", strings.Replace(line, "curl ", curl+" -sS --fail-with-body --max-time 20 ", 1))
+		cmd.Env = append(os.Environ(), "URL="+rs.replicas[0].url, "SASL_USERNAME="+userA, "SASL_PASSWORD="+pass, "TOPIC="+topicA, "CURL_CA_BUNDLE="+rs.certFile)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		return string(out)
+	}
+	out := run(lines[0])
+	var token string
+	for _, l := range strings.Split(out, "\r\n") {
+		if name, value, ok := strings.Cut(l, ": "); ok && strings.EqualFold(name, httpapi.CommitTokenHeader) {
+			token = value
+		}
+	}
+	if token == "" || !strings.Contains(out, `"Value":"0"`) || !strings.Contains(out, `"Value":"2"`) {
+		t.Fatalf("README's GET printed no token or not the messages:\n%s", out)
+	}
+	if !strings.Contains(lines[1], "<Kafka-Commit-Token>") {
+		t.Fatalf("README's commit line has no <Kafka-Commit-Token> to replace: %s", lines[1])
+	}
+	out = run(strings.Replace(lines[1], "<Kafka-Commit-Token>", token, 1) + " -w '%{http_code}'")
+	if out != "204" {
+		t.Fatalf("README's commit printed %q, want its status 204 alone", out)
+	}
+	if values, _ := manualGet(t, rs, rs.replicas[0], userA, pass, "workers", "&timeout=0"); len(values) != 0 {
+		t.Fatalf("after README's commit the group got %v again", values)
+	}
 }
