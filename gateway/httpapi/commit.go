@@ -147,7 +147,8 @@ func (t *tokens) seal(holder, id string) string {
 
 // open returns the holder and lease id sealed in token.
 func (t *tokens) open(token string) (holder, id string, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: a token decodes from one spelling only, its own.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < t.aead.NonceSize() {
 		return "", "", false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -118,6 +119,44 @@ func (m *member) take(limit, maxBytes int) *Lease {
 
 func olderThan(a, b *sarama.ConsumerMessage) bool { return a.Timestamp.Before(b.Timestamp) }
 
+// settled counts the buffered messages (buffered in all, outside leases)
+// that no message Kafka holds and the member has not fetched yet can be
+// older than: a partition that is behind brings messages newer than its
+// own buffered ones, but maybe older than another partition's. Handing
+// out the oldest messages across partitions (take) is then exact for
+// those: a POST of two messages and then one more, each batch on its own
+// partition, reads back as posted, even while the second partition's
+// fetch is handed over ahead of the first's. Within a partition,
+// timestamps are taken as ordered (they are unless producers set them
+// out of order, and the order across partitions is best effort then).
+// m.mu must be held.
+func (m *member) settled(buffered int) int {
+	var horizon time.Time
+	bounded := false
+	for _, pb := range m.parts {
+		if pb.leased != nil || !pb.behind() {
+			continue
+		}
+		if len(pb.msgs) == 0 {
+			// Its next message could be older than anything buffered.
+			return 0
+		}
+		if last := pb.msgs[len(pb.msgs)-1].Timestamp; !bounded || last.Before(horizon) {
+			horizon, bounded = last, true
+		}
+	}
+	if !bounded {
+		return buffered
+	}
+	n := 0
+	for _, pb := range m.parts {
+		if pb.leased == nil {
+			n += sort.Search(len(pb.msgs), func(i int) bool { return pb.msgs[i].Timestamp.After(horizon) })
+		}
+	}
+	return n
+}
+
 // settle ends a lease: delivered messages are marked (and a commit is
 // asked for), undelivered ones go back in front of their partitions. A
 // lease of an ended session or a revoked partition changes nothing there;
@@ -226,8 +265,10 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 			}
 			// While Kafka holds more than is buffered, a short answer
 			// waits for the rest: POST then GET returns all that was
-			// posted, not the first message of the batch.
-			enough := buffered >= limit || m.bufferedBytes >= maxBytes || full || !behind || !time.Now().Before(catchUpDeadline)
+			// posted, not the first message of the batch. And a full
+			// answer holds only messages that nothing still to be
+			// fetched can be older than (see settled).
+			enough := m.settled(buffered) >= limit || m.bufferedBytes >= maxBytes || full || !behind || !time.Now().Before(catchUpDeadline)
 			if buffered > 0 && enough {
 				l := m.take(limit, maxBytes)
 				m.mu.Unlock()
