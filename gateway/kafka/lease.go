@@ -120,26 +120,23 @@ func (m *member) take(limit, maxBytes int) *Lease {
 func olderThan(a, b *sarama.ConsumerMessage) bool { return a.Timestamp.Before(b.Timestamp) }
 
 // settled counts the buffered messages (buffered in all, outside leases)
-// that no message Kafka holds and the member has not fetched yet can be
-// older than: a partition that is behind brings messages newer than its
-// own buffered ones, but maybe older than another partition's. Handing
-// out the oldest messages across partitions (take) is then exact for
-// those: a POST of two messages and then one more, each batch on its own
-// partition, reads back as posted, even while the second partition's
-// fetch is handed over ahead of the first's. Within a partition,
-// timestamps are taken as ordered (they are unless producers set them
-// out of order, and the order across partitions is best effort then).
-// m.mu must be held.
+// that the rest of a partition being fetched cannot be older than: a
+// partition that is behind brings messages newer than its own buffered
+// ones, but maybe older than another partition's. Handing out the oldest
+// messages across partitions (take) is then exact for those: a POST of two
+// messages and then one more, each batch on its own partition, reads back
+// as posted, even when the second partition's message is handed over by
+// sarama between the first partition's two. Within a partition, timestamps
+// are taken as ordered (they are unless producers set them out of order,
+// and the order across partitions is best effort then). m.mu must be held.
 func (m *member) settled(buffered int) int {
 	var horizon time.Time
 	bounded := false
 	for _, pb := range m.parts {
-		if pb.leased != nil || !pb.behind() {
+		// A partition with nothing buffered sets no bound: at worst the
+		// answer is as it was before any of it was fetched.
+		if pb.leased != nil || !pb.behind() || len(pb.msgs) == 0 {
 			continue
-		}
-		if len(pb.msgs) == 0 {
-			// Its next message could be older than anything buffered.
-			return 0
 		}
 		if last := pb.msgs[len(pb.msgs)-1].Timestamp; !bounded || last.Before(horizon) {
 			horizon, bounded = last, true

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -48,5 +49,29 @@ func TestABufferedMessageDoesNotShareTheFetchBuffer(t *testing.T) {
 	c.Key = append(c.Key, '!')
 	if string(c.Value) != "value" {
 		t.Fatal("appending to the key overwrote the value")
+	}
+}
+
+// POST two messages (one partition), POST one more (another partition),
+// GET 2: while the first partition's second message is still being handed
+// over, the newer message of the other partition does not count towards a
+// full answer; once it is in, all three do.
+func TestSettledCountsWhatNothingUnfetchedCanPrecede(t *testing.T) {
+	at := func(ms int64) time.Time { return time.UnixMilli(1_700_000_000_000 + ms) }
+	first := &sarama.ConsumerMessage{Partition: 2, Offset: 0, Timestamp: at(287)}
+	second := &sarama.ConsumerMessage{Partition: 2, Offset: 1, Timestamp: at(287)}
+	raw := &sarama.ConsumerMessage{Partition: 0, Offset: 0, Timestamp: at(315)}
+	p2 := &partitionBuffer{msgs: []*sarama.ConsumerMessage{first}, next: 1, end: 2}
+	m := &member{parts: map[int32]*partitionBuffer{
+		0: {msgs: []*sarama.ConsumerMessage{raw}, next: 1, end: 1},
+		1: {next: 0, end: 4}, // behind, nothing fetched yet: sets no bound
+		2: p2,
+	}}
+	if n := m.settled(2); n != 1 {
+		t.Fatalf("with the second message of partition 2 still to come: %d settled, want 1 (the first)", n)
+	}
+	p2.msgs, p2.next = append(p2.msgs, second), 2
+	if n := m.settled(3); n != 3 {
+		t.Fatalf("with partition 2 caught up: %d settled, want 3", n)
 	}
 }
