@@ -72,6 +72,8 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	mux.HandleFunc("/topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
 	mux.HandleFunc("POST /topic/{topic}/commit", s.metrics.instrument("commit", s.commit))
 	mux.HandleFunc("/topic/{topic}/commit", s.metrics.instrument("other", methodNotAllowed("POST")))
+	mux.HandleFunc("GET /topic/{topic}/lag", s.metrics.instrument("lag", s.lag))
+	mux.HandleFunc("/topic/{topic}/lag", s.metrics.instrument("other", methodNotAllowed("GET")))
 	mux.HandleFunc("GET /healthz", s.metrics.instrument("healthz", healthz))
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))

@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"net/http"
+)
+
+// lagAnswer is the answer of GET /topic/{topic}/lag.
+type lagAnswer struct {
+	Topic string
+	// Group is the group as the client names it (?group=).
+	Group string
+	// Lag is the messages the group has still to read, in all.
+	Lag        int64
+	Partitions []partitionLag
+}
+
+// partitionLag is kafka.PartitionLag as answered, field for field.
+type partitionLag struct {
+	Partition int32
+	// Committed is the next offset the group reads, -1 when it committed
+	// none yet.
+	Committed int64
+	// Start is the oldest offset Kafka holds; End the next a message gets.
+	Start, End int64
+	Lag        int64
+}
+
+// lag handles GET /topic/{topic}/lag?group=: how far the user's group is
+// behind on each partition of the topic.
+func (s *server) lag(w http.ResponseWriter, r *http.Request) {
+	if err := s.doLag(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *server) doLag(w http.ResponseWriter, r *http.Request) error {
+	topic := r.PathValue("topic")
+	if err := validTopic(topic); err != nil {
+		return err
+	}
+	q, err := parseQuery(r.URL)
+	if err != nil {
+		return err
+	}
+	group, err := parseGroup(q.Get("group"))
+	if err != nil {
+		return err
+	}
+	user, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	defer s.Pool.Release(user)
+	if err := user.CheckTopic(topic); err != nil {
+		return err
+	}
+	lags, err := user.Lag(topic, user.Name+"."+group)
+	if err != nil {
+		return err
+	}
+	answer := lagAnswer{Topic: topic, Group: group, Partitions: make([]partitionLag, len(lags))}
+	for i, l := range lags {
+		answer.Partitions[i] = partitionLag(l)
+		answer.Lag += l.Lag
+	}
+	return writeJSON(w, http.StatusOK, answer)
+}
