@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"qaas.dev/qaas/gateway/kafka"
@@ -208,21 +210,43 @@ func (s *server) doCommit(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case holder == s.self():
 		lease := s.leases.take(id, user.Name, topic, group)
-		if lease == nil || lease.Commit() != nil {
+		if lease == nil {
 			return errUnknownToken
+		}
+		if err := lease.Commit(); err != nil {
+			return commitError(err)
 		}
 	case s.Peers == nil:
 		return errUnknownToken
 	default:
-		if err := s.Peers.commit(r.Context(), holder, r.Header.Get("Authorization"), id, topic, group); err != nil {
-			if errors.Is(err, errLeaseUnknown) {
+		ctx, cancel := context.WithTimeout(r.Context(), settleTimeout)
+		defer cancel()
+		if err := s.Peers.commit(ctx, holder, r.Header.Get("Authorization"), id, topic, group); err != nil {
+			if errors.Is(err, errLeaseUnknown) || errors.Is(err, kafka.ErrCommitUnconfirmed) {
+				return commitError(err)
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// Nothing listens at the holder's address any more: its
+				// leases died with it.
 				return errUnknownToken
 			}
-			return &requestError{status: http.StatusNotFound, message: "the gateway replica holding these messages is not reachable: they were not committed and are delivered again"}
+			// The holder may still hold them: the commit can be retried
+			// until the token times out.
+			return &requestError{status: http.StatusServiceUnavailable, retryAfter: time.Second,
+				message: "the gateway replica holding these messages did not answer; retry the commit (until its ackTimeout passes the messages stay held)"}
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// commitError is the answer to a commit that failed here or on the holder.
+func commitError(err error) error {
+	if errors.Is(err, kafka.ErrCommitUnconfirmed) {
+		return &requestError{status: http.StatusServiceUnavailable, retryAfter: time.Second,
+			message: "Kafka did not confirm the commit: the messages may be delivered again"}
+	}
+	return errUnknownToken
 }
 
 // self is this replica's peer address, the holder its tokens name.

@@ -76,6 +76,7 @@ func (s *server) fetch(r *http.Request, user *kafka.User, topic string, p consum
 					lease.Release()
 				}
 			}, keep: func(user, topic, group string, timeout time.Duration) (string, string, func()) {
+				lease.Hold()
 				id := s.leases.add(user, topic, group, lease, timeout)
 				return s.self(), id, func() {
 					if l := s.leases.take(id, user, topic, group); l != nil {
@@ -198,6 +199,8 @@ func (p *Peers) settleLease(ctx context.Context, addr, auth, lease string, q url
 		return nil
 	case http.StatusNotFound:
 		return errLeaseUnknown
+	case http.StatusServiceUnavailable:
+		return kafka.ErrCommitUnconfirmed
 	}
 	return fmt.Errorf("settling a lease: the replica at %s answered %d", addr, resp.StatusCode)
 }

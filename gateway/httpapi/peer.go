@@ -124,6 +124,7 @@ func (s *server) peerConsume(w http.ResponseWriter, r *http.Request) {
 		// them, or, with ack=manual, until the client's commit.
 		timeout := peerLeaseTimeout
 		if p.ackTimeout > 0 {
+			lease.Hold()
 			timeout = p.ackTimeout
 		}
 		batch.Lease = s.leases.add(user.Name, topic, p.group, lease, timeout)
@@ -158,8 +159,8 @@ func (s *server) peerSettle(w http.ResponseWriter, r *http.Request) {
 	case q.Get("commit") == "true":
 		// A client's commit, forwarded: its answer says whether the
 		// offsets are in Kafka.
-		if lease.Commit() != nil {
-			s.writeError(w, r, &requestError{status: http.StatusNotFound, message: "no such lease"})
+		if err := lease.Commit(); err != nil {
+			s.writeError(w, r, commitError(err))
 			return
 		}
 	default:

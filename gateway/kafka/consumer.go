@@ -260,7 +260,9 @@ func (m *member) use(delta int) {
 func (m *member) idleSince(now time.Time) time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.active > 0 {
+	if m.active > 0 || m.leases > 0 {
+		// Messages handed out await their outcome (a commit, with
+		// ack=manual): the member is in use until they have it.
 		return 0
 	}
 	return now.Sub(m.lastUsed)

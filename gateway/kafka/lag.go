@@ -26,21 +26,11 @@ func (u *User) Lag(topic, groupID string) ([]PartitionLag, error) {
 	if err != nil {
 		return nil, Classify(err, "topic "+topic)
 	}
-	coordinator, err := u.client.Coordinator(groupID)
-	if err != nil {
-		return nil, Classify(err, "group "+groupID)
-	}
-	req := sarama.NewOffsetFetchRequest(u.client.Config().Version, groupID, map[string][]int32{topic: partitions})
-	resp, err := coordinator.FetchOffset(req)
-	if err != nil {
-		return nil, Classify(err, "group "+groupID)
-	}
+	resp, err := u.fetchOffsets(topic, groupID, partitions)
 	// A group that never committed is unknown to some brokers: it is
 	// behind by everything.
-	noGroup := false
-	if err := offsetFetchError(resp, groupID); errors.Is(err, sarama.ErrGroupIDNotFound) {
-		noGroup = true
-	} else if err != nil {
+	noGroup := errors.Is(err, sarama.ErrGroupIDNotFound)
+	if err != nil && !noGroup {
 		return nil, Classify(err, "group "+groupID)
 	}
 	lags := make([]PartitionLag, 0, len(partitions))
@@ -72,6 +62,33 @@ func (u *User) Lag(topic, groupID string) ([]PartitionLag, error) {
 		lags = append(lags, pl)
 	}
 	return lags, nil
+}
+
+// fetchOffsets asks the group's coordinator for its committed offsets, once
+// more after looking the coordinator up again when it moved.
+func (u *User) fetchOffsets(topic, groupID string, partitions []int32) (*sarama.OffsetFetchResponse, error) {
+	var err error
+	for attempt := range 2 {
+		if attempt > 0 {
+			if refreshErr := u.client.RefreshCoordinator(groupID); refreshErr != nil {
+				return nil, refreshErr
+			}
+		}
+		var coordinator *sarama.Broker
+		if coordinator, err = u.client.Coordinator(groupID); err != nil {
+			return nil, err
+		}
+		var resp *sarama.OffsetFetchResponse
+		if resp, err = coordinator.FetchOffset(sarama.NewOffsetFetchRequest(u.client.Config().Version, groupID, map[string][]int32{topic: partitions})); err == nil {
+			if err = offsetFetchError(resp, groupID); err == nil {
+				return resp, nil
+			}
+		}
+		if !errors.Is(err, sarama.ErrNotCoordinatorForConsumer) && !errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) && !errors.Is(err, sarama.ErrOffsetsLoadInProgress) {
+			return resp, err
+		}
+	}
+	return nil, err
 }
 
 // offsetFetchError is the group-wide error of an offset fetch.

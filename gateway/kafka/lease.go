@@ -26,6 +26,21 @@ type Lease struct {
 	// bytes is what the messages count in the member's leasedBytes.
 	bytes int
 	once  sync.Once
+	// held says the messages wait for a client's commit (ack=manual), for
+	// as long as its ackTimeout: other GETs do not wait for them to come
+	// back. Guarded by the member's mu.
+	held bool
+}
+
+// Hold marks the lease as waiting for a client's commit rather than for
+// the end of a response.
+func (l *Lease) Hold() {
+	if l.m == nil {
+		return
+	}
+	l.m.mu.Lock()
+	l.held = true
+	l.m.mu.Unlock()
 }
 
 // Ack records the messages as delivered.
@@ -48,10 +63,54 @@ func (l *Lease) Commit() error {
 	if !l.settle(true) {
 		return ErrLeaseLost
 	}
-	// A blocking commit of what the session marked; Kafka's refusals go
-	// to the group's errors, which the member logs.
-	l.sess.Commit()
-	return nil
+	// sarama's blocking commit reports Kafka's refusals only to the
+	// group's errors: the group's coordinator is asked afterwards whether
+	// the offsets are there, and the commit tried again when not.
+	for attempt := range commitAttempts {
+		if attempt > 0 {
+			time.Sleep(commitRetryBackoff)
+		}
+		l.sess.Commit()
+		if l.committed() {
+			return nil
+		}
+	}
+	return ErrCommitUnconfirmed
+}
+
+const (
+	commitAttempts     = 3
+	commitRetryBackoff = 100 * time.Millisecond
+)
+
+// ErrCommitUnconfirmed says that Kafka did not confirm a commit: the
+// messages may be delivered again.
+var ErrCommitUnconfirmed = errors.New("the commit was not confirmed by Kafka")
+
+// committed tells whether the group's coordinator has the offsets after
+// every message of the lease committed.
+func (l *Lease) committed() bool {
+	m := l.m
+	want := map[int32]int64{}
+	var partitions []int32
+	for p, msgs := range l.taken {
+		want[p] = msgs[len(msgs)-1].Offset + 1
+		partitions = append(partitions, p)
+	}
+	coordinator, err := m.client.Coordinator(m.groupID)
+	if err != nil {
+		return false
+	}
+	resp, err := coordinator.FetchOffset(sarama.NewOffsetFetchRequest(m.client.Config().Version, m.groupID, map[string][]int32{m.topic: partitions}))
+	if err != nil || offsetFetchError(resp, m.groupID) != nil {
+		return false
+	}
+	for p, offset := range want {
+		if b := resp.GetBlock(m.topic, p); b == nil || !errors.Is(b.Err, sarama.ErrNoError) || b.Offset < offset {
+			return false
+		}
+	}
+	return true
 }
 
 // settle settles the lease once and tells whether it was this call that
@@ -254,8 +313,9 @@ func (m *member) Take(ctx context.Context, limit, maxBytes int, wait time.Durati
 				parts = append(parts, p)
 				// Messages under another response's lease may come
 				// back: until it settles, the partition counts as
-				// holding more than is buffered.
-				behind = behind || pb.behind() || pb.leased != nil
+				// holding more than is buffered (not so for a lease
+				// held for a client's commit, which can last minutes).
+				behind = behind || pb.behind() || pb.leased != nil && !pb.leased.held
 				if pb.leased == nil {
 					buffered += len(pb.msgs)
 				}

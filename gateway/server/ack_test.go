@@ -55,16 +55,19 @@ func TestManualAckOnOneReplica(t *testing.T) {
 	rs.postNumbered(t, userA, pass, topicA, 10, 10)
 
 	// Taken, not committed: after the timeout they come again, to the
-	// next GET, in order. Meanwhile a GET gets nothing (it waits for the
-	// held partition as long as it waits for messages Kafka has and the
-	// gateway has not fetched yet, 5 seconds, then answers []).
+	// next GET, in order. Meanwhile a GET gets nothing, at once: the held
+	// partition is not waited for.
 	taken := time.Now()
 	first, token1 := manualGet(t, rs, gw, userA, pass, "m", "&ackTimeout=7s")
 	if strings.Join(first, ",") != "0,1,2,3,4,5,6,7,8,9" {
 		t.Fatalf("first GET: %v", first)
 	}
+	asked := time.Now()
 	if again, _ := manualGet(t, rs, gw, userA, pass, "m", "&timeout=0"); len(again) != 0 {
 		t.Fatalf("while the first batch awaits its commit, a GET got %v", again)
+	}
+	if waited := time.Since(asked); waited > 2*time.Second {
+		t.Errorf("a GET with timeout=0 waited %s for a partition held for a commit", waited)
 	}
 	time.Sleep(time.Until(taken.Add(7500 * time.Millisecond)))
 	second, token2 := manualGet(t, rs, gw, userA, pass, "m", "&ackTimeout=30s")
