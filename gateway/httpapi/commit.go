@@ -169,18 +169,8 @@ type commitRequest struct {
 
 // commit handles POST /topic/{topic}/commit?group=: it commits the
 // messages handed out under a token, here or on the replica holding them.
-func (s *server) commit(w http.ResponseWriter, r *http.Request) {
-	if err := s.doCommit(w, r); err != nil {
-		s.writeError(w, r, err)
-	}
-}
-
-func (s *server) doCommit(w http.ResponseWriter, r *http.Request) error {
-	topic := r.PathValue("topic")
-	if err := validTopic(topic); err != nil {
-		return err
-	}
-	q, err := parseQuery(r.URL)
+func (s *server) commit(w http.ResponseWriter, r *http.Request) error {
+	topic, q, err := topicAndQuery(r)
 	if err != nil {
 		return err
 	}

@@ -109,18 +109,8 @@ func parseDuration(v string) (time.Duration, error) {
 
 // consume handles GET /topic/{topic}: up to ?limit= messages for the
 // user's consumer group, each handed out once.
-func (s *server) consume(w http.ResponseWriter, r *http.Request) {
-	if err := s.doConsume(w, r); err != nil {
-		s.writeError(w, r, err)
-	}
-}
-
-func (s *server) doConsume(w http.ResponseWriter, r *http.Request) error {
-	topic := r.PathValue("topic")
-	if err := validTopic(topic); err != nil {
-		return err
-	}
-	q, err := parseQuery(r.URL)
+func (s *server) consume(w http.ResponseWriter, r *http.Request) error {
+	topic, q, err := topicAndQuery(r)
 	if err != nil {
 		return err
 	}

@@ -27,18 +27,8 @@ type partitionLag struct {
 
 // lag handles GET /topic/{topic}/lag?group=: how far the user's group is
 // behind on each partition of the topic.
-func (s *server) lag(w http.ResponseWriter, r *http.Request) {
-	if err := s.doLag(w, r); err != nil {
-		s.writeError(w, r, err)
-	}
-}
-
-func (s *server) doLag(w http.ResponseWriter, r *http.Request) error {
-	topic := r.PathValue("topic")
-	if err := validTopic(topic); err != nil {
-		return err
-	}
-	q, err := parseQuery(r.URL)
+func (s *server) lag(w http.ResponseWriter, r *http.Request) error {
+	topic, q, err := topicAndQuery(r)
 	if err != nil {
 		return err
 	}

@@ -14,18 +14,8 @@ import (
 // ?format=raw the body as one message. It answers once Kafka acknowledged
 // every message. The body is read whatever its content type, since
 // `curl -d` sends a form content type.
-func (s *server) produce(w http.ResponseWriter, r *http.Request) {
-	if err := s.doProduce(w, r); err != nil {
-		s.writeError(w, r, err)
-	}
-}
-
-func (s *server) doProduce(w http.ResponseWriter, r *http.Request) error {
-	topic := r.PathValue("topic")
-	if err := validTopic(topic); err != nil {
-		return err
-	}
-	q, err := parseQuery(r.URL)
+func (s *server) produce(w http.ResponseWriter, r *http.Request) error {
+	topic, q, err := topicAndQuery(r)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 )
 
@@ -9,6 +10,17 @@ import (
 // so that a client's cache buster or tracing parameter does not break its
 // calls.
 var queryParams = []string{"limit", "timeout", "group", "format", "encoding", "ack", "ackTimeout"}
+
+// topicAndQuery reads what every call on /topic/{topic} starts with: the
+// topic in its path and its query string.
+func topicAndQuery(r *http.Request) (string, url.Values, error) {
+	topic := r.PathValue("topic")
+	if err := validTopic(topic); err != nil {
+		return "", nil, err
+	}
+	q, err := parseQuery(r.URL)
+	return topic, q, err
+}
 
 // parseQuery reads a request's query string. net/url drops the pairs it
 // cannot decode, which would turn ?limit=%zz into the default limit: a

@@ -64,15 +64,15 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 		s.tokens = newTokens("")
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.produce))
-	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.consume))
+	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.answer(s.produce)))
+	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.answer(s.consume)))
 	// A HEAD would otherwise reach the GET route and consume messages
 	// into a body nobody reads.
 	mux.HandleFunc("HEAD /topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
 	mux.HandleFunc("/topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
-	mux.HandleFunc("POST /topic/{topic}/commit", s.metrics.instrument("commit", s.commit))
+	mux.HandleFunc("POST /topic/{topic}/commit", s.metrics.instrument("commit", s.answer(s.commit)))
 	mux.HandleFunc("/topic/{topic}/commit", s.metrics.instrument("other", methodNotAllowed("POST")))
-	mux.HandleFunc("GET /topic/{topic}/lag", s.metrics.instrument("lag", s.lag))
+	mux.HandleFunc("GET /topic/{topic}/lag", s.metrics.instrument("lag", s.answer(s.lag)))
 	mux.HandleFunc("/topic/{topic}/lag", s.metrics.instrument("other", methodNotAllowed("GET")))
 	mux.HandleFunc("GET /healthz", s.metrics.instrument("healthz", healthz))
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
@@ -91,6 +91,15 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	peerMux.HandleFunc("POST /peer/v1/lease/{id}", s.metrics.instrument("peer-settle", s.peerOnly(s.peerSettle)))
 	peerMux.HandleFunc("/", notFound)
 	return api, peerMux
+}
+
+// answer serves a call of the API, writing the error it returns.
+func (s *server) answer(call func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := call(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
 }
 
 // kafkaName reports whether s is 1 to max characters among letters,
