@@ -100,6 +100,10 @@ func kafkaStatus(k kafka.Kind) int {
 		return http.StatusTooManyRequests
 	case kafka.KindInternal:
 		return http.StatusInternalServerError
+	case kafka.KindConflict:
+		return http.StatusConflict
+	case kafka.KindOutOfRange:
+		return http.StatusRequestedRangeNotSatisfiable
 	}
 	return http.StatusServiceUnavailable
 }
@@ -122,6 +126,10 @@ func kindLabel(k kafka.Kind) string {
 		return "internal"
 	case kafka.KindRebalancing:
 		return "rebalancing"
+	case kafka.KindConflict:
+		return "conflict"
+	case kafka.KindOutOfRange:
+		return "out_of_range"
 	}
 	return "unavailable"
 }

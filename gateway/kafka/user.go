@@ -48,6 +48,15 @@ type User struct {
 	// anyone's, and tells whether there was one.
 	memory  *budget
 	reclaim func(own bool) bool
+	// paused holds the groups whose offsets are being reset, and until
+	// when at most: no member of theirs joins meanwhile (see PauseGroup).
+	// Guarded by membersMu.
+	paused map[string]time.Time
+
+	// reader reads from a position, outside groups (see readerClient).
+	readerMu     sync.Mutex
+	reader       sarama.Client
+	readerClosed bool
 
 	// Guarded by the pool's lock.
 	passwordHash [32]byte
@@ -77,6 +86,7 @@ func login(opts Options, tuning Tuning, log *slog.Logger, draining <-chan struct
 		topics:   map[string]time.Time{},
 		members:  map[memberKey]*member{},
 		opening:  map[memberKey]*opening{},
+		paused:   map[string]time.Time{},
 	}, nil
 }
 
@@ -201,6 +211,7 @@ func (u *User) close() {
 		wg.Go(m.close)
 	}
 	wg.Wait()
+	u.closeReader()
 
 	u.producerMu.Lock()
 	u.producerClosed = true
