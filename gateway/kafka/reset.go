@@ -81,6 +81,10 @@ func (u *User) GroupPeers(groupID string) ([]string, error) {
 		return nil, Classify(sarama.ErrIncompleteResponse, "group "+groupID)
 	}
 	g := resp.Groups[0]
+	if errors.Is(g.Err, sarama.ErrGroupIDNotFound) {
+		// A group that never existed has no members.
+		return nil, nil
+	}
 	if !errors.Is(g.Err, sarama.ErrNoError) {
 		return nil, Classify(g.Err, "group "+groupID)
 	}
