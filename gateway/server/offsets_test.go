@@ -414,3 +414,56 @@ func TestResetAGroupsOffsetsAcrossReplicas(t *testing.T) {
 		t.Fatalf("tenant B's refused calls changed the group: %+v, was %+v", after, before)
 	}
 }
+
+// README's curl lines of reads from a position and of resets work as a
+// user pastes them: the first page shows the messages and where to read
+// on, the next page from there is empty, the time reads what came after
+// it; the resets answer the lag they set, and the group reads from there.
+func TestREADMEOffsetsCurls(t *testing.T) {
+	reads := readmeCurls(t, "### Reading from a position", 3)
+	resets := readmeCurls(t, "### `POST /topic/{topic}/offsets` — reset a group", 2)
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
+	rs := startReplicas(t, tb, 1)
+	pass := tb.passwords[userA]
+	rs.postNumbered(t, userA, pass, topicA, 10, 10)
+	run := curlRunner(t, rs, userA, pass, topicA)
+
+	out := run(reads[0])
+	next := headerOf(out, httpapi.NextOffsetHeader)
+	if next != "10" || !strings.Contains(out, `"Value":"0"`) || !strings.Contains(out, `"Value":"9"`) {
+		t.Fatalf("README's first page printed no %s of 10 or not the messages:\n%s", httpapi.NextOffsetHeader, out)
+	}
+	if !strings.Contains(reads[1], "<Kafka-Next-Offset>") {
+		t.Fatalf("README's next page line has no <Kafka-Next-Offset> to replace: %s", reads[1])
+	}
+	if out = run(strings.Replace(reads[1], "<Kafka-Next-Offset>", next, 1)); !strings.HasSuffix(out, "\r\n\r\n[]\n") || headerOf(out, httpapi.NextOffsetHeader) != "10" {
+		t.Fatalf("README's next page printed %q, want no message and %s 10", out, httpapi.NextOffsetHeader)
+	}
+	// The example time is fixed: the messages were posted after it unless
+	// this machine's clock is before it.
+	_, example, _ := strings.Cut(reads[2], "offset=")
+	example, _, _ = strings.Cut(example, `"`)
+	at, err := time.Parse(time.RFC3339, example)
+	if err != nil {
+		t.Fatalf("README's time %q: %v", example, err)
+	}
+	want := "[]\n"
+	if time.Now().After(at) {
+		want = `[{"Topic":"` + topicA + `","Partition":0,"Offset":0,`
+	}
+	if out = run(reads[2]); !strings.HasPrefix(out, want) {
+		t.Fatalf("README's read from %s printed %q, want it to start with %q", at, out, want)
+	}
+
+	consumeAll(t, rs, userA, pass, topicA, "workers", 10)
+	waitLag(t, rs, userA, pass, topicA, "workers", 0)
+	if out = run(resets[0]); !strings.Contains(out, `"Group":"workers","Lag":10,`) {
+		t.Fatalf("README's reset to earliest printed %s, want a lag of 10", out)
+	}
+	if out = run(resets[1]); !strings.Contains(out, `"Lag":5,"Partitions":[{"Partition":0,"Committed":5,`) {
+		t.Fatalf("README's reset to offset 5 printed %s, want offset 5 committed and a lag of 5", out)
+	}
+	if got := consumeAll(t, rs, userA, pass, topicA, "workers", 5); strings.Join(values(got), ",") != "5,6,7,8,9" {
+		t.Fatalf("after README's resets the group read %v, want 5..9", values(got))
+	}
+}
