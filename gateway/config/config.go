@@ -57,6 +57,13 @@ type Config struct {
 	ClientIdleTimeout      time.Duration
 	LoginRate              float64
 
+	// QueueLockDuration and QueueDeliveryLimit are the Kafka configs
+	// share.record.lock.duration.ms and share.delivery.count.limit that the
+	// gateway sets on each queue group (share group) of the application
+	// when it opens one; 0 leaves the broker's default.
+	QueueLockDuration  time.Duration
+	QueueDeliveryLimit int
+
 	MaxConnections    int
 	MaxHeaderBytes    int
 	ReadHeaderTimeout time.Duration
@@ -92,6 +99,9 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ConsumerIdleTimeout, "consumer-idle-timeout", 5*time.Minute, "a consumer group member unused for this long commits and leaves its group")
 	fs.DurationVar(&cfg.ClientIdleTimeout, "client-idle-timeout", 10*time.Minute, "a user's Kafka client unused for this long is closed")
 	fs.Float64Var(&cfg.LoginRate, "login-rate", 20, "new Kafka logins allowed per second across all users; beyond it requests get 429")
+
+	fs.DurationVar(&cfg.QueueLockDuration, "queue-lock-duration", 0, "how long a record handed out in queue mode stays locked before it is delivered again, set on each queue group as share.record.lock.duration.ms; 0: the broker's default (30s; brokers accept 15s to 60s unless configured otherwise)")
+	fs.IntVar(&cfg.QueueDeliveryLimit, "queue-delivery-limit", 0, "deliveries of a record in queue mode before Kafka archives it, set on each queue group as share.delivery.count.limit; 0: the broker's default (5; brokers accept 2 to 10 unless configured otherwise)")
 
 	// 2048 connections: the ingress controller in front multiplexes its
 	// clients over a few hundred keep-alive connections, and an open TLS
@@ -182,6 +192,9 @@ func (c *Config) validate() error {
 	}
 	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.IdleTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout, --read-timeout and --idle-timeout must be positive"))
+	}
+	if c.QueueLockDuration < 0 || c.QueueDeliveryLimit < 0 {
+		errs = append(errs, errors.New("--queue-lock-duration and --queue-delivery-limit must be positive, or 0 for the broker's default"))
 	}
 	if c.LoginRate <= 0 {
 		errs = append(errs, errors.New("--login-rate must be positive"))
