@@ -136,6 +136,10 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 	if *dep.Spec.Replicas != 2 || ctr.Image != testSettings.GatewayImage || dep.Spec.Template.Annotations[CredentialsHashAnnotation] != dataHash(creds.Data) {
 		t.Errorf("deployment: replicas %d image %s annotations %v", *dep.Spec.Replicas, ctr.Image, dep.Spec.Template.Annotations)
 	}
+	if gw, err := config.Parse(ctr.Args, func(string) string { return "" }, io.Discard); err != nil ||
+		gw.QueueLockDuration != 30*time.Second || gw.QueueDeliveryLimit != 5 {
+		t.Errorf("the gateway's arguments %q do not carry the sample's queue settings (%v)", ctr.Args, err)
+	}
 	if !ptr.Deref(ctr.SecurityContext.ReadOnlyRootFilesystem, false) || dep.Spec.Template.Spec.Volumes[0].Secret.SecretName != "my-app-credentials" {
 		t.Error("deployment lost its security context or credentials mount on the way through the API server")
 	}
