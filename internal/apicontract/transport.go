@@ -42,12 +42,20 @@ func Watch(t testing.TB, client *http.Client) *Transport {
 	ct := &Transport{next: next, doc: doc}
 	client.Transport = ct
 	t.Cleanup(func() {
-		for _, f := range ct.Failures() {
+		failures := ct.Failures()
+		for _, f := range failures[:min(len(failures), shownFailures)] {
 			t.Errorf("an answer does not match openapi.json: %s", f)
+		}
+		if len(failures) > shownFailures {
+			t.Errorf("and %d more answers do not match openapi.json", len(failures)-shownFailures)
 		}
 	})
 	return ct
 }
+
+// shownFailures is how many mismatches a test shows one by one: a client
+// that sends thousands of requests could otherwise bury the first.
+const shownFailures = 20
 
 // Failures are the answers that did not match, one line each.
 func (ct *Transport) Failures() []string {
