@@ -52,14 +52,23 @@ func (s *server) lag(w http.ResponseWriter, r *http.Request) error {
 // writeLag answers how far the user's group is behind on each partition of
 // topic.
 func (s *server) writeLag(w http.ResponseWriter, user *kafka.User, topic, group string) error {
-	lags, err := user.Lag(topic, user.Name+"."+group)
+	answer, err := s.lagOf(user, topic, group)
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, answer)
+}
+
+// lagOf is how far the user's group is behind on each partition of topic.
+func (s *server) lagOf(user *kafka.User, topic, group string) (lagAnswer, error) {
+	lags, err := user.Lag(topic, user.Name+"."+group)
+	if err != nil {
+		return lagAnswer{}, err
 	}
 	answer := lagAnswer{Topic: topic, Group: group, Partitions: make([]partitionLag, len(lags))}
 	for i, l := range lags {
 		answer.Partitions[i] = partitionLag(l)
 		answer.Lag += l.Lag
 	}
-	return writeJSON(w, http.StatusOK, answer)
+	return answer, nil
 }

@@ -11,9 +11,15 @@ import (
 	"qaas.dev/qaas/gateway/kafka"
 )
 
-// NextOffsetHeader carries, on a read from a position, the offset to ask
-// for next to read on from where the answer ended.
-const NextOffsetHeader = "Kafka-Next-Offset"
+const (
+	// NextOffsetHeader carries, on a read from a position, the offset to
+	// ask for next to read on from where the answer ended.
+	NextOffsetHeader = "Kafka-Next-Offset"
+	// HighWatermarkHeader carries, on a read from a position, the
+	// partition's end as Kafka last gave it: an answer whose next offset is
+	// below it did not reach the end, empty or not.
+	HighWatermarkHeader = "Kafka-High-Watermark"
+)
 
 // parsePosition reads a position as ?offset= and a reset's To give it: an
 // offset, earliest, latest, or an RFC 3339 time (the first message at or
@@ -79,13 +85,14 @@ func (s *server) consumeAt(w http.ResponseWriter, r *http.Request, topic string,
 	if err := user.CheckTopic(topic); err != nil {
 		return err
 	}
-	msgs, next, err := user.ReadAt(r.Context(), topic, partition, pos, p.limit, s.Limits.MaxResponseBytes, p.timeout)
+	read, err := user.ReadAt(r.Context(), topic, partition, pos, p.limit, s.Limits.MaxResponseBytes, p.timeout)
 	if err != nil {
 		return err
 	}
-	w.Header().Set(NextOffsetHeader, strconv.FormatInt(next, 10))
-	if writeConsumed(w, msgs, p) == nil {
-		s.metrics.consumed.Add(float64(len(msgs)))
+	w.Header().Set(NextOffsetHeader, strconv.FormatInt(read.Next, 10))
+	w.Header().Set(HighWatermarkHeader, strconv.FormatInt(read.End, 10))
+	if writeConsumed(w, read.Messages, p) == nil {
+		s.metrics.consumed.Add(float64(len(read.Messages)))
 	}
 	return nil
 }

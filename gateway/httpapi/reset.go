@@ -3,12 +3,15 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
+	"syscall"
 	"time"
 
 	"qaas.dev/qaas/gateway/kafka"
@@ -20,6 +23,11 @@ const (
 	// resetHold bounds how long a reset keeps its group's members from
 	// joining again, should it never say it is done (a replica lost).
 	resetHold = 10 * time.Second
+	// pauseTimeout bounds asking another replica to pause or resume a
+	// group: a replica that does not answer by then (a pod gone, whose
+	// address a dial would wait on for half a minute) fails the reset at
+	// once, and leaves the commit most of resetHold.
+	pauseTimeout = 3 * time.Second
 )
 
 // resetRequest is the body of POST /topic/{topic}/offsets: To for every
@@ -112,54 +120,114 @@ func (s *server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	groupID := user.Name + "." + group
-	peers, err := user.GroupPeers(groupID)
+	reset := &groupReset{user: user, groupID: user.Name + "." + group, group: group,
+		auth: r.Header.Get("Authorization"), id: rand.Text()}
+	peers, err := user.GroupPeers(reset.groupID)
 	if err != nil {
 		return err
 	}
-	auth := r.Header.Get("Authorization")
-	s.pauseGroup(r.Context(), user, groupID, group, auth, peers)
-	defer s.resumeGroup(user, groupID, group, auth, peers)
-	if err := user.CommitOffsets(topic, groupID, offsets); err != nil {
+	paused, err := s.pauseGroup(r.Context(), reset, peers)
+	if err != nil {
 		return err
 	}
-	return s.writeLag(w, user, topic, group)
+	err = user.CommitOffsets(topic, reset.groupID, offsets)
+	// The group's GETs wait for this, not for the answer.
+	s.resumeGroup(reset, paused)
+	if err != nil {
+		return err
+	}
+	answer, err := s.lagOf(user, topic, group)
+	if err != nil {
+		// The reset took; only its lag is not known now.
+		s.log.Warn("reading a group's lag after its reset", "topic", topic, "group", reset.groupID, "error", err)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return writeJSON(w, http.StatusOK, answer)
 }
 
-// pauseGroup has this replica and every replica with a member of the
-// group leave it and stay out until resumeGroup. A replica that cannot be
-// reached stays a member: Kafka then refuses the commit, which says so.
-func (s *server) pauseGroup(ctx context.Context, user *kafka.User, groupID, group, auth string, peers []string) {
-	user.PauseGroup(groupID, resetHold)
+// groupReset is one reset of a user's group, as its pauses name it.
+type groupReset struct {
+	user                 *kafka.User
+	groupID, group, auth string
+	// id tells this reset's hold on the group from another's at once.
+	id string
+}
+
+// pauseGroup has this replica and every other replica with a member of the
+// group (peers) leave it and stay out until resumeGroup, all at once, and
+// returns the others it paused. When one cannot be asked in pauseTimeout,
+// the others are let go at once and the reset is refused: nothing changed.
+// A replica that nothing listens at any more holds no member that could
+// hand out; should Kafka still list its member, the commit is refused.
+func (s *server) pauseGroup(ctx context.Context, reset *groupReset, peers []string) ([]string, error) {
+	var others []string
 	for _, addr := range peers {
-		if addr != s.self() && s.Peers != nil {
-			_ = s.Peers.groupCall(ctx, addr, auth, group, "pause")
+		if s.Peers != nil && addr != s.self() {
+			others = append(others, addr)
 		}
 	}
+	errs := make([]error, len(others))
+	var wg sync.WaitGroup
+	wg.Go(func() { reset.user.PauseGroup(reset.groupID, reset.id, resetHold) })
+	for i, addr := range others {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, pauseTimeout)
+			defer cancel()
+			errs[i] = s.Peers.groupCall(ctx, addr, reset, "pause")
+		})
+	}
+	wg.Wait()
+	var paused []string
+	failed := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			paused = append(paused, others[i])
+		case errors.Is(err, syscall.ECONNREFUSED):
+		default:
+			failed++
+			s.log.Warn("pausing a consumer group on another replica for a reset", "group", reset.groupID, "replica", others[i], "error", err)
+		}
+	}
+	if failed == 0 {
+		return paused, nil
+	}
+	s.resumeGroup(reset, paused)
+	return nil, &requestError{status: http.StatusConflict, retryAfter: time.Second, message: fmt.Sprintf(
+		"consumer group %s's offsets were not changed: %d gateway replica(s) with a member of it did not answer in time to leave it; retry (a replica that stopped without leaving stays a member up to its session timeout)",
+		reset.group, failed)}
 }
 
 // resumeGroup lets the group's members join again, here and on the
-// replicas paused; those that do not hear it resume after resetHold.
-func (s *server) resumeGroup(user *kafka.User, groupID, group, auth string, peers []string) {
-	user.ResumeGroup(groupID)
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-	defer cancel()
-	for _, addr := range peers {
-		if addr != s.self() && s.Peers != nil {
-			_ = s.Peers.groupCall(ctx, addr, auth, group, "resume")
-		}
+// replicas paused, all at once; one that does not hear it resumes after
+// resetHold.
+func (s *server) resumeGroup(reset *groupReset, paused []string) {
+	reset.user.ResumeGroup(reset.groupID, reset.id)
+	var wg sync.WaitGroup
+	for _, addr := range paused {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), pauseTimeout)
+			defer cancel()
+			if err := s.Peers.groupCall(ctx, addr, reset, "resume"); err != nil {
+				s.log.Warn("resuming a consumer group on another replica after a reset", "group", reset.groupID, "replica", addr, "error", err)
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // groupCall asks the replica at addr to pause or resume the client's group
-// (see peerGroup).
-func (p *Peers) groupCall(ctx context.Context, addr, auth, group, action string) error {
-	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/group/" + group + "/" + action}
+// (see peerGroup). The group goes in the query, never in the path: a
+// group named "." or ".." would change the path.
+func (p *Peers) groupCall(ctx context.Context, addr string, reset *groupReset, action string) error {
+	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/group/" + action,
+		RawQuery: url.Values{"group": {reset.group}, "reset": {reset.id}}.Encode()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", auth)
+	req.Header.Set("Authorization", reset.auth)
 	req.Header.Set(PeerTokenHeader, p.Token)
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -173,13 +241,20 @@ func (p *Peers) groupCall(ctx context.Context, addr, auth, group, action string)
 	return nil
 }
 
-// peerGroup serves POST /peer/v1/group/{group}/{pause|resume}, a reset's
-// call on another replica: pause has the user's members of the group leave
-// it and stay out (for up to resetHold), resume lets them join again.
+// peerGroup serves POST /peer/v1/group/{pause|resume}?group=&reset=, a
+// reset's call on another replica: pause has the user's members of the
+// group leave it and stay out (for up to resetHold), resume ends that
+// reset's hold.
 func (s *server) peerGroup(w http.ResponseWriter, r *http.Request) {
-	group, err := parseGroup(r.PathValue("group"))
+	q := r.URL.Query()
+	group, err := parseGroup(q.Get("group"))
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	resetID := q.Get("reset")
+	if resetID == "" || len(resetID) > 64 {
+		s.writeError(w, r, badRequest("reset must name the reset, in 1 to 64 characters"))
 		return
 	}
 	user, err := s.authenticate(r)
@@ -191,9 +266,9 @@ func (s *server) peerGroup(w http.ResponseWriter, r *http.Request) {
 	groupID := user.Name + "." + group
 	switch r.PathValue("action") {
 	case "pause":
-		user.PauseGroup(groupID, resetHold)
+		user.PauseGroup(groupID, resetID, resetHold)
 	case "resume":
-		user.ResumeGroup(groupID)
+		user.ResumeGroup(groupID, resetID)
 	default:
 		notFound(w, r)
 		return

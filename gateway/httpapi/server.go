@@ -91,7 +91,7 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	peerMux := http.NewServeMux()
 	peerMux.HandleFunc("GET /peer/v1/topic/{topic}", s.metrics.instrument("peer-consume", s.peerOnly(s.peerConsume)))
 	peerMux.HandleFunc("POST /peer/v1/lease/{id}", s.metrics.instrument("peer-settle", s.peerOnly(s.peerSettle)))
-	peerMux.HandleFunc("POST /peer/v1/group/{group}/{action}", s.metrics.instrument("peer-group", s.peerOnly(s.peerGroup)))
+	peerMux.HandleFunc("POST /peer/v1/group/{action}", s.metrics.instrument("peer-group", s.peerOnly(s.peerGroup)))
 	peerMux.HandleFunc("/", notFound)
 	return api, peerMux
 }

@@ -74,6 +74,10 @@ type member struct {
 	// together they stay within bufferBytes (and one message).
 	bufferedBytes int
 	leasedBytes   int
+	// closed says the member stopped; kept is what it still holds of
+	// reserved for leases not settled then (see stop).
+	closed bool
+	kept   int64
 }
 
 // partitionBuffer holds what was fetched from one partition and not yet
@@ -527,5 +531,16 @@ func (m *member) stop() {
 	if err := m.client.Close(); err != nil && !errors.Is(err, sarama.ErrClosedClient) {
 		m.log.Warn("closing consumer client", "error", err)
 	}
-	m.memory.release(m.reserved)
+	// Messages under leases stay in memory until the leases settle (one
+	// held for a client's commit, up to its ackTimeout): their bytes stay
+	// reserved until then, and settle gives them back.
+	m.mu.Lock()
+	m.closed = true
+	m.kept = min(int64(m.leasedBytes), m.reserved)
+	if m.leases == 0 {
+		m.kept = 0
+	}
+	kept := m.kept
+	m.mu.Unlock()
+	m.memory.release(m.reserved - kept)
 }

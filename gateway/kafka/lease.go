@@ -137,11 +137,12 @@ func (e *NotOwnerError) Error() string {
 
 // take hands out up to limit buffered messages of partitions not under a
 // lease, oldest first across partitions (so that a GET reads as the
-// messages were posted), stopping early once their values reach maxBytes
-// (but always giving at least one). m.mu must be held and m.sess set.
+// messages were posted), stopping early once their keys, values and
+// headers reach maxBytes (but always giving at least one). m.mu must be
+// held and m.sess set.
 func (m *member) take(limit, maxBytes int) *Lease {
 	l := &Lease{m: m, sess: m.sess, taken: map[int32][]*sarama.ConsumerMessage{}}
-	values := 0
+	taken := 0
 	for len(l.Messages) < limit {
 		var oldest *partitionBuffer
 		for p, pb := range m.parts {
@@ -156,13 +157,13 @@ func (m *member) take(limit, maxBytes int) *Lease {
 			break
 		}
 		msg := oldest.msgs[0]
-		if len(l.Messages) > 0 && values+len(msg.Value) > maxBytes {
+		if len(l.Messages) > 0 && taken+dataBytes(msg) > maxBytes {
 			break
 		}
 		oldest.msgs[0] = nil
 		oldest.msgs = oldest.msgs[1:]
 		oldest.leased = l
-		values += len(msg.Value)
+		taken += dataBytes(msg)
 		l.Messages = append(l.Messages, msg)
 		l.taken[msg.Partition] = append(l.taken[msg.Partition], msg)
 	}
@@ -221,6 +222,15 @@ func (m *member) settle(l *Lease, delivered bool) (current bool) {
 	m.mu.Lock()
 	m.leases--
 	m.leasedBytes -= l.bytes
+	var free int64
+	if m.closed {
+		// The member stopped: what it kept reserved for this lease goes.
+		free = min(int64(l.bytes), m.kept)
+		if m.leases == 0 {
+			free = m.kept
+		}
+		m.kept -= free
+	}
 	current = true
 	for p, msgs := range l.taken {
 		pb := m.parts[p]
@@ -242,6 +252,9 @@ func (m *member) settle(l *Lease, delivered bool) (current bool) {
 	}
 	m.broadcast()
 	m.mu.Unlock()
+	if free > 0 {
+		m.memory.release(free)
+	}
 	if delivered {
 		m.requestCommit()
 	}

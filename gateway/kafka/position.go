@@ -61,6 +61,11 @@ func (u *User) resolve(topic string, partition int32, pos Position) (int64, erro
 	case AtLatest:
 		return end, nil
 	case AtTime:
+		if pos.Time.UnixMilli() < 0 {
+			// Kafka reads negative timestamps as its special offsets
+			// (-1 the end, -2 the start); every message is after 1970.
+			return start, nil
+		}
 		offset, err := u.client.GetOffset(topic, partition, pos.Time.UnixMilli())
 		if err != nil {
 			return 0, Classify(err, subject)

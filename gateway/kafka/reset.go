@@ -23,12 +23,16 @@ var errGroupReset = &Error{Kind: KindUnavailable, Message: "the consumer group's
 
 // PauseGroup has the user's members of groupID in this gateway leave the
 // group at once, on every topic, and keeps new ones from joining for up to
-// hold or until ResumeGroup. Messages they handed out and whose outcome is
-// not known yet are not committed: the group gets them again (from where
-// the reset puts it).
-func (u *User) PauseGroup(groupID string, hold time.Duration) {
+// hold or until ResumeGroup with the same resetID. Resets of one group at
+// once each hold it: it stays paused until the last lets go. Messages its
+// members handed out and whose outcome is not known yet are not committed:
+// the group gets them again (from where the reset puts it).
+func (u *User) PauseGroup(groupID, resetID string, hold time.Duration) {
 	u.membersMu.Lock()
-	u.paused[groupID] = time.Now().Add(hold)
+	if u.paused[groupID] == nil {
+		u.paused[groupID] = map[string]time.Time{}
+	}
+	u.paused[groupID][resetID] = time.Now().Add(hold)
 	var leaving []*member
 	for key, m := range u.members {
 		if key.group == groupID {
@@ -44,21 +48,32 @@ func (u *User) PauseGroup(groupID string, hold time.Duration) {
 	wg.Wait()
 }
 
-// ResumeGroup lets members of groupID join again.
-func (u *User) ResumeGroup(groupID string) {
+// ResumeGroup ends resetID's hold on groupID: its members join again once
+// no other reset holds it.
+func (u *User) ResumeGroup(groupID, resetID string) {
 	u.membersMu.Lock()
-	delete(u.paused, groupID)
-	u.membersMu.Unlock()
+	defer u.membersMu.Unlock()
+	delete(u.paused[groupID], resetID)
+	if len(u.paused[groupID]) == 0 {
+		delete(u.paused, groupID)
+	}
 }
 
-// pausedLocked tells whether groupID is paused. u.membersMu must be held.
+// pausedLocked tells whether a reset holds groupID; holds past their time
+// end (a reset whose resume was lost). u.membersMu must be held.
 func (u *User) pausedLocked(groupID string) bool {
-	until, ok := u.paused[groupID]
-	if ok && time.Now().After(until) {
+	holds := u.paused[groupID]
+	now := time.Now()
+	for id, until := range holds {
+		if now.After(until) {
+			delete(holds, id)
+		}
+	}
+	if len(holds) == 0 {
 		delete(u.paused, groupID)
 		return false
 	}
-	return ok
+	return true
 }
 
 // GroupPeers returns the peer addresses of the gateway replicas that have

@@ -48,11 +48,13 @@ type User struct {
 	// anyone's, and tells whether there was one.
 	memory  *budget
 	reclaim func(own bool) bool
-	// paused holds the groups whose offsets are being reset, and until
-	// when at most: no member of theirs joins meanwhile (see PauseGroup).
-	// Guarded by membersMu.
-	paused map[string]time.Time
+	// paused holds the groups whose offsets are being reset: for each, the
+	// resets under way and until when at most each holds it. No member of
+	// theirs joins meanwhile (see PauseGroup). Guarded by membersMu.
+	paused map[string]map[string]time.Time
 
+	// reads has a slot per read from a position under way (see ReadAt).
+	reads chan struct{}
 	// reader reads from a position, outside groups (see readerClient).
 	readerMu     sync.Mutex
 	reader       sarama.Client
@@ -86,7 +88,8 @@ func login(opts Options, tuning Tuning, log *slog.Logger, draining <-chan struct
 		topics:   map[string]time.Time{},
 		members:  map[memberKey]*member{},
 		opening:  map[memberKey]*opening{},
-		paused:   map[string]time.Time{},
+		paused:   map[string]map[string]time.Time{},
+		reads:    make(chan struct{}, maxReadsPerUser),
 	}, nil
 }
 
