@@ -92,7 +92,7 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.Int64Var(&cfg.MaxRequestBytes, "max-request-bytes", 10<<20, "largest request body accepted, in bytes (larger is 413)")
 	fs.IntVar(&cfg.MaxMessageBytes, "max-message-bytes", 1000000, "largest single message value accepted, in bytes (larger is 413); keep it at or below the topics' max.message.bytes")
 	fs.IntVar(&cfg.MaxBatchMessages, "max-batch-messages", 1000, "most messages accepted in one produce request (more is 413)")
-	fs.IntVar(&cfg.MaxResponseBytes, "max-response-bytes", 8<<20, "a consume response stops adding messages once their values reach this many bytes (it always holds at least one)")
+	fs.IntVar(&cfg.MaxResponseBytes, "max-response-bytes", 8<<20, "a consume response stops adding messages once their keys, values and headers reach this many bytes (it always holds at least one)")
 	fs.IntVar(&cfg.ConsumerBufferBytes, "consumer-buffer-bytes", 2<<20, "message bytes a consumer group member keeps fetched ahead of requests, or handed out and awaiting delivery; a response holds at most this much (and one message)")
 	fs.Int64Var(&cfg.ConsumeMemoryBytes, "consume-memory-bytes", 0, "memory all consumer group members may hold together, in bytes; a member reserves its worst case (see README) and a new one that does not fit closes idle ones or gets 429; 0: half the Go memory limit (GOMEMLIMIT), or 512 MiB without one")
 	fs.Int64Var(&cfg.UserConsumeMemoryBytes, "user-consume-memory-bytes", 0, "memory the consumer group members of one user may hold together, in bytes; 0: a quarter of --consume-memory-bytes")

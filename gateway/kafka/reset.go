@@ -176,7 +176,9 @@ func (u *User) CommitOffsets(topic, groupID string, offsets []PartitionOffset) e
 	case err == nil:
 		return nil
 	case errors.Is(err, sarama.ErrUnknownMemberId), errors.Is(err, sarama.ErrIllegalGeneration), errors.Is(err, sarama.ErrRebalanceInProgress):
-		return newError(KindConflict, err, "consumer group %s still has members, so Kafka refused its new offsets: a reset needs the group empty. A gateway replica that could not be reached, or stopped without leaving, stays a member up to %s; a client consuming meanwhile joins again. Retry the reset", groupID, groupSessionTimeout)
+		conflict := newError(KindConflict, err, "consumer group %s still has members, so Kafka refused its new offsets: a reset needs the group empty. A gateway replica that could not be reached, or stopped without leaving, stays a member up to %s; a client consuming meanwhile joins again. Retry the reset", groupID, groupSessionTimeout)
+		conflict.RetryAfter = time.Second
+		return conflict
 	}
 	return Classify(err, "group "+groupID)
 }
