@@ -77,6 +77,12 @@ func TestReadFromAPosition(t *testing.T) {
 	if got := strings.Join(values(msgs), ","); got != "a0,a1,a2,a3,a4,b0,b1,b2" || next != 8 {
 		t.Fatalf("from earliest: %s, next %d; want a0..b2, next 8", got, next)
 	}
+	// A time before 1970 is before every message, not one of Kafka's
+	// special offsets (-1 would be the end).
+	msgs, next = readAt(t, rs, gw, userA, pass, topicA, 0, "1969-12-31T23:59:59.999Z", "&limit=100")
+	if got := strings.Join(values(msgs), ","); got != "a0,a1,a2,a3,a4,b0,b1,b2" || next != 8 {
+		t.Fatalf("from 1969: %s, next %d; want a0..b2, next 8", got, next)
+	}
 	msgs, next = readAt(t, rs, gw, userA, pass, topicA, 0, at.Format(time.RFC3339Nano), "&limit=100")
 	if got := strings.Join(values(msgs), ","); got != "b0,b1,b2" || next != 8 || msgs[0].Offset != 5 {
 		t.Fatalf("from %s: %s, next %d; want b0,b1,b2 from offset 5, next 8", at.Format(time.RFC3339Nano), got, next)
@@ -341,30 +347,35 @@ func TestResetAGroupsOffsetsAcrossReplicas(t *testing.T) {
 	assertNoMore(t, rs, userA, pass, topicA3, "g")
 
 	// Messages held for a commit (ack=manual) are given back by a reset,
-	// not committed: their token is refused, and the group reads them
-	// again.
+	// not committed, even one of another partition: their token is
+	// refused, their partition keeps its committed offset, and the group
+	// reads them again.
 	postValues(t, rs, userA, pass, topicA3, "held")
 	var token string
+	var held message
 	for token == "" {
 		r, err := rs.call(http.MethodGet, "/topic/"+topicA3+"?group=g&ack=manual&timeout=5&ackTimeout=60s", userA, pass, "")
 		if err != nil || r.status != http.StatusOK {
 			t.Fatalf("GET ack=manual: %v %d %s", err, r.status, r.body)
 		}
-		token = r.header.Get(httpapi.CommitTokenHeader)
+		if token = r.header.Get(httpapi.CommitTokenHeader); token != "" {
+			held = decode[[]message](t, r)[0]
+		}
 	}
 	lag := waitLag(t, rs, userA, pass, topicA3, "g", 1)
-	var offsets []string
-	for _, p := range lag.Partitions {
-		offsets = append(offsets, fmt.Sprintf(`{"Partition":%d,"Offset":%d}`, p.Partition, max(p.Committed, 0)))
+	other := (held.Partition + 1) % 3
+	r = resetOffsets(t, rs, rs.replicas[1], userA, pass, topicA3, "g", fmt.Sprintf(`{"Offsets":[{"Partition":%d,"Offset":%d}]}`, other, lag.Partitions[other].End))
+	if r.status != http.StatusOK {
+		t.Fatalf("reset of partition %d: %d %s", other, r.status, r.body)
 	}
-	if r := resetOffsets(t, rs, rs.replicas[1], userA, pass, topicA3, "g", `{"Offsets":[`+strings.Join(offsets, ",")+`]}`); r.status != http.StatusOK {
-		t.Fatalf("reset to the committed offsets: %d %s", r.status, r.body)
+	if a := decode[lagAnswer](t, r); a.Partitions[held.Partition] != lag.Partitions[held.Partition] || a.Lag != 1 {
+		t.Fatalf("a reset of partition %d while %d/%d was held answered %+v; want partition %d as before, %+v", other, held.Partition, held.Offset, a, held.Partition, lag.Partitions[held.Partition])
 	}
 	r, err := rs.call(http.MethodPost, "/topic/"+topicA3+"/commit?group=g", userA, pass, fmt.Sprintf(`{"Token":%q}`, token))
 	if err != nil || r.status != http.StatusNotFound {
 		t.Fatalf("commit of messages held across a reset: %v %d %s, want 404", err, r.status, r.body)
 	}
-	if got := consumeAll(t, rs, userA, pass, topicA3, "g", 1); *got[0].Value != "held" {
+	if got := consumeAll(t, rs, userA, pass, topicA3, "g", 1); *got[0].Value != "held" || got[0].Offset != held.Offset {
 		t.Fatalf("after the reset the group read %v, want the held message again", values(got))
 	}
 	before := waitLag(t, rs, userA, pass, topicA3, "g", 0)
@@ -412,6 +423,30 @@ func TestResetAGroupsOffsetsAcrossReplicas(t *testing.T) {
 	}
 	if after := waitLag(t, rs, userA, pass, topicA3, "g", 0); !slices.Equal(after.Partitions, before.Partitions) {
 		t.Fatalf("tenant B's refused calls changed the group: %+v, was %+v", after, before)
+	}
+
+	// A user of the same tenant, whom Kafka's ACLs let commit to any of
+	// the tenant's groups, resets its own group g: the group id carries
+	// the user's name. Admin's group g is as it was.
+	r = resetOffsets(t, rs, rs.replicas[0], readerA, tb.passwords[readerA], topicA3, "g", `{"To":"earliest"}`)
+	if a := decode[lagAnswer](t, r); r.status != http.StatusOK || a.Lag != 34 {
+		t.Fatalf("reader's reset of its group g: %d %s, want lag 34", r.status, r.body)
+	}
+	if after := waitLag(t, rs, userA, pass, topicA3, "g", 0); !slices.Equal(after.Partitions, before.Partitions) {
+		t.Fatalf("another user's reset of its group g changed admin's: %+v, was %+v", after, before)
+	}
+
+	// Groups named "." and ".." are Kafka's like any other, and reset
+	// across replicas.
+	for _, group := range []string{".", ".."} {
+		for _, on := range rs.replicas {
+			if r, err := rs.callOn(on, http.MethodGet, "/topic/"+topicA3+"?limit=100&timeout=0&group="+group, userA, pass, ""); err != nil || r.status != http.StatusOK {
+				t.Fatalf("GET group %s: %v %d %s", group, err, r.status, r.body)
+			}
+		}
+		if r := resetOffsets(t, rs, rs.replicas[2], userA, pass, topicA3, group, `{"To":"earliest"}`); r.status != http.StatusOK {
+			t.Fatalf("reset of group %s: %d %s", group, r.status, r.body)
+		}
 	}
 }
 

@@ -80,6 +80,8 @@ type replica struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan struct{}
+	// peer is the address the other replicas reach it at.
+	peer string
 }
 
 func startReplicas(t testing.TB, tb *testBroker, n int, args ...string) *replicaSet {
@@ -139,18 +141,22 @@ func (rs *replicaSet) add() *replica {
 		rs.t.Fatal(err)
 	}
 	r := &replica{cmd: cmd, done: make(chan struct{})}
-	addr := make(chan string, 1)
+	addr, peer := make(chan string, 1), make(chan string, 1)
 	go func() {
 		defer close(r.done)
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			var line struct {
-				Msg     string `json:"msg"`
-				Address string `json:"address"`
+				Msg        string `json:"msg"`
+				Address    string `json:"address"`
+				Advertised string `json:"advertised"`
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "gateway listening" {
 				addr <- line.Address
+			}
+			if line.Msg == "serving the other replicas" {
+				peer <- line.Advertised
 			}
 			if strings.Contains(sc.Text(), `"level":"ERROR"`) {
 				rs.t.Logf("replica %d: %s", cmd.Process.Pid, sc.Text())
@@ -158,12 +164,18 @@ func (rs *replicaSet) add() *replica {
 		}
 		_ = cmd.Wait()
 	}()
-	select {
-	case a := <-addr:
-		r.url = "https://" + a
-	case <-time.After(30 * time.Second):
-		rs.t.Fatal("a gateway replica never started listening")
+	for _, got := range []struct {
+		ch   chan string
+		into *string
+	}{{addr, &r.url}, {peer, &r.peer}} {
+		select {
+		case a := <-got.ch:
+			*got.into = a
+		case <-time.After(30 * time.Second):
+			rs.t.Fatal("a gateway replica never started listening")
+		}
 	}
+	r.url = "https://" + r.url
 	rs.mu.Lock()
 	rs.replicas = append(rs.replicas, r)
 	rs.mu.Unlock()
