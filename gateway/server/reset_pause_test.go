@@ -168,3 +168,32 @@ func TestAResetThatCannotPauseAReplicaChangesNothing(t *testing.T) {
 		t.Fatalf("a refused reset changed the group: %+v, was %+v", after, before)
 	}
 }
+
+// A reset closes the group's member at once, but the messages it handed out
+// under a lease held for a commit stay in memory until the lease ends:
+// their bytes stay reserved in the consume budget until then, the rest of
+// the member's at once.
+func TestAResetKeepsHeldMessagesReservedUntilTheirLeaseEnds(t *testing.T) {
+	tb := startBroker(t, embeddedDefaults())
+	gw := startGateway(t, tb)
+	pass := tb.passwords[userA]
+	const reserved = "qaas_gateway_consume_memory_bytes"
+	expectStatus(t, gw.post(t, userA, pass, "/topic/"+topicA, `[{"Value":"held"}]`), http.StatusOK)
+	r := gw.get(t, userA, pass, "/topic/"+topicA+"?ack=manual&ackTimeout=3s&timeout=5")
+	expectStatus(t, r, http.StatusOK)
+	if r.header.Get(httpapi.CommitTokenHeader) == "" {
+		t.Fatalf("GET ack=manual handed out nothing: %s", r.body)
+	}
+	member := gw.metric(t, reserved)
+	expectStatus(t, gw.post(t, userA, pass, "/topic/"+topicA+"/offsets", `{"To":"earliest"}`), http.StatusOK)
+	if kept := gw.metric(t, reserved); kept <= 0 || kept >= member {
+		t.Fatalf("after the reset %.0f bytes are reserved, want the held message's (more than 0, less than the member's %.0f)", kept, member)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gw.metric(t, reserved) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%.0f bytes still reserved 10 s after the reset, past the lease's 3 s", gw.metric(t, reserved))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
