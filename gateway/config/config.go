@@ -57,6 +57,11 @@ type Config struct {
 	ClientIdleTimeout      time.Duration
 	LoginRate              float64
 
+	// QueueLockDuration and QueueDeliveryLimit are the share-group
+	// settings of queue mode; 0 leaves the broker's default.
+	QueueLockDuration  time.Duration
+	QueueDeliveryLimit int
+
 	MaxConnections    int
 	MaxHeaderBytes    int
 	ReadHeaderTimeout time.Duration
@@ -97,6 +102,8 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	// clients over a few hundred keep-alive connections, and an open TLS
 	// connection holds tens of KiB, so the cap keeps a flood of them within
 	// the gateway's default 256 MiB and far from the file limit.
+	fs.DurationVar(&cfg.QueueLockDuration, "queue-lock-duration", 0, "how long a record handed out in queue mode stays locked for its client before it is delivered again (the share groups' share.record.lock.duration.ms); 0: the broker's default")
+	fs.IntVar(&cfg.QueueDeliveryLimit, "queue-delivery-limit", 0, "deliveries of a record in queue mode before Kafka archives it (share.delivery.count.limit); 0: the broker's default")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 2048, "most client connections held open; at the cap a new one replaces the longest idle, and when all are busy a few more serve only /healthz, /readyz and /metrics (other requests get 503) and the rest are closed on arrival")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers accepted, in bytes (larger is 431)")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client has to send a request's headers (and its TLS handshake) before the connection is closed")
@@ -182,6 +189,9 @@ func (c *Config) validate() error {
 	}
 	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.IdleTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout, --read-timeout and --idle-timeout must be positive"))
+	}
+	if c.QueueLockDuration < 0 || c.QueueDeliveryLimit < 0 {
+		errs = append(errs, errors.New("--queue-lock-duration and --queue-delivery-limit must be positive, or 0 for the broker's default"))
 	}
 	if c.LoginRate <= 0 {
 		errs = append(errs, errors.New("--login-rate must be positive"))

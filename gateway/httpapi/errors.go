@@ -100,6 +100,8 @@ func kafkaStatus(k kafka.Kind) int {
 		return http.StatusTooManyRequests
 	case kafka.KindInternal:
 		return http.StatusInternalServerError
+	case kafka.KindConflict:
+		return http.StatusConflict
 	}
 	return http.StatusServiceUnavailable
 }
@@ -122,6 +124,8 @@ func kindLabel(k kafka.Kind) string {
 		return "internal"
 	case kafka.KindRebalancing:
 		return "rebalancing"
+	case kafka.KindConflict:
+		return "conflict"
 	}
 	return "unavailable"
 }

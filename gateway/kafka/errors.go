@@ -38,6 +38,9 @@ const (
 	// partitions yet, typically while a member that stopped without
 	// leaving waits out its session; Kafka itself is fine.
 	KindRebalancing
+	// KindConflict: the request contradicts how the group is used, such
+	// as queue mode on a classic consumer group.
+	KindConflict
 )
 
 // Error is a failure classified for the client. Message never contains a

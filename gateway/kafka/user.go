@@ -49,6 +49,10 @@ type User struct {
 	memory  *budget
 	reclaim func(own bool) bool
 
+	// queues are the user's share groups of queue mode (see queue.go).
+	queuesMu sync.Mutex
+	queues   map[memberKey]*queue
+
 	// Guarded by the pool's lock.
 	passwordHash [32]byte
 	refs         int
@@ -77,6 +81,7 @@ func login(opts Options, tuning Tuning, log *slog.Logger, draining <-chan struct
 		topics:   map[string]time.Time{},
 		members:  map[memberKey]*member{},
 		opening:  map[memberKey]*opening{},
+		queues:   map[memberKey]*queue{},
 	}, nil
 }
 
@@ -200,6 +205,7 @@ func (u *User) close() {
 	for _, m := range members {
 		wg.Go(m.close)
 	}
+	wg.Go(u.closeQueues)
 	wg.Wait()
 
 	u.producerMu.Lock()

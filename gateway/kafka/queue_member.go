@@ -1,0 +1,241 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// lockMargin is taken off a record's lock when it is handed out: an
+// acknowledgement needs a round trip to Kafka before the broker's lock
+// runs out, and the broker starts the lock before its answer is sent.
+const lockMargin = time.Second
+
+// defaultLock stands for a lock the broker did not say the length of.
+const defaultLock = 30 * time.Second
+
+// queueMember is one kgo client in a share group, handing out one batch
+// at a time (see queue).
+type queueMember struct {
+	id       uint64
+	queue    *queue
+	limit    int
+	cl       *kgo.Client
+	reserved int64
+	// idle retires the member once it was free for queueMemberIdle.
+	idle *time.Timer
+
+	// mu serializes polls, acknowledgements and expiry.
+	mu sync.Mutex
+	// held are the records handed out and awaiting an outcome, until
+	// lockedUntil; expiry releases them then.
+	held        map[recordKey]*kgo.Record
+	lockedUntil time.Time
+	expiry      *time.Timer
+
+	resultsMu sync.Mutex
+	results   kgo.ShareAckResults
+}
+
+type recordKey struct {
+	partition int32
+	offset    int64
+}
+
+// newQueueMember makes member id of q, fetching at most limit records at a
+// time; it joins the group at its first poll.
+func (u *User) newQueueMember(q *queue, id uint64, limit int) (*queueMember, error) {
+	reserved := u.opts.queueMemberBytes()
+	if err := u.reserveMember(reserved, q.topic, 1); err != nil {
+		return nil, err
+	}
+	m := &queueMember{id: id, queue: q, limit: limit, reserved: reserved, held: map[recordKey]*kgo.Record{}}
+	cl, err := kgo.NewClient(u.opts.shareMemberOptions(u.Name, u.password, q.topic, q.groupID, limit, m.collectResults)...)
+	if err != nil {
+		u.memory.release(reserved)
+		return nil, queueError(err, q.groupID)
+	}
+	m.cl = cl
+	m.idle = time.AfterFunc(time.Hour, func() { q.retire(m) })
+	m.idle.Stop()
+	return m, nil
+}
+
+func (m *queueMember) collectResults(_ *kgo.Client, rs kgo.ShareAckResults) {
+	m.resultsMu.Lock()
+	m.results = append(m.results, rs...)
+	m.resultsMu.Unlock()
+}
+
+// poll hands out up to limit records, waiting up to wait for the first.
+// Nothing is held when it returns none.
+func (m *queueMember) poll(ctx context.Context, limit int, wait time.Duration) ([]QueueRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var fetches kgo.Fetches
+	for {
+		fetches = m.cl.PollRecords(pctx, limit)
+		if fetches.NumRecords() > 0 || pctx.Err() != nil || fetches.IsClientClosed() {
+			break
+		}
+		if err := fetchError(fetches); err != nil {
+			return nil, queueError(err, m.queue.groupID)
+		}
+	}
+	recs := fetches.Records()
+	if len(recs) == 0 {
+		if err := fetchError(fetches); err != nil {
+			return nil, queueError(err, m.queue.groupID)
+		}
+		if fetches.IsClientClosed() {
+			return nil, newError(KindUnavailable, ErrDraining, "the gateway is shutting down")
+		}
+		return nil, nil
+	}
+	// Every record of the batch gets the earliest lock of them, so that
+	// one deadline covers the batch.
+	until := time.Time{}
+	for _, r := range recs {
+		d := r.AcquisitionDeadline()
+		if d.IsZero() {
+			d = time.Now().Add(defaultLock)
+		}
+		if until.IsZero() || d.Before(until) {
+			until = d
+		}
+	}
+	until = until.Add(-lockMargin)
+	out := make([]QueueRecord, len(recs))
+	for i, r := range recs {
+		m.held[recordKey{r.Partition, r.Offset}] = r
+		out[i] = QueueRecord{Message: consumerMessage(r), DeliveryCount: int(r.DeliveryCount()), LockedUntil: until}
+	}
+	m.lockedUntil = until
+	m.expiry = time.AfterFunc(time.Until(until), m.expire)
+	return out, nil
+}
+
+// fetchError is the first error of fetches that is not the end of a wait.
+func fetchError(fetches kgo.Fetches) error {
+	var err error
+	fetches.EachError(func(_ string, _ int32, e error) {
+		if err == nil && !errors.Is(e, context.DeadlineExceeded) && !errors.Is(e, context.Canceled) && !errors.Is(e, kgo.ErrClientClosed) {
+			err = e
+		}
+	})
+	var session *kgo.ErrGroupSession
+	if errors.As(err, &session) {
+		return session.Err
+	}
+	return err
+}
+
+// consumerMessage is r as the rest of the gateway carries messages.
+func consumerMessage(r *kgo.Record) *sarama.ConsumerMessage {
+	msg := &sarama.ConsumerMessage{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, Value: r.Value}
+	for _, h := range r.Headers {
+		msg.Headers = append(msg.Headers, &sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+	}
+	return msg
+}
+
+// ack gives held records their outcomes and sends them to Kafka, setting
+// errs[i] for acks[i] that failed; it tells whether the member holds
+// nothing any more.
+func (m *queueMember) ack(ctx context.Context, acks []QueueAck, errs []error) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.held) == 0 {
+		for i := range errs {
+			errs[i] = ErrReceiptExpired
+		}
+		return false // free already, or being retired
+	}
+	expired := !time.Now().Before(m.lockedUntil)
+	var sent []int
+	for i, a := range acks {
+		key := recordKey{a.Partition, a.Offset}
+		r := m.held[key]
+		if r == nil || expired {
+			errs[i] = ErrReceiptExpired
+			continue
+		}
+		r.Ack(kgo.AckStatus(a.Outcome))
+		delete(m.held, key)
+		sent = append(sent, i)
+	}
+	if len(sent) > 0 {
+		failed, all := m.flush(ctx)
+		for _, i := range sent {
+			if err, ok := failed[acks[i].Partition]; ok || all != nil {
+				if all != nil {
+					err = all
+				}
+				errs[i] = queueError(err, m.queue.groupID)
+			}
+		}
+	}
+	if len(m.held) == 0 {
+		m.expiry.Stop()
+		return true
+	}
+	return false
+}
+
+// expire gives back, for another delivery, what the client did not
+// acknowledge in time, and frees the member.
+func (m *queueMember) expire() {
+	m.mu.Lock()
+	if len(m.held) == 0 || time.Now().Before(m.lockedUntil) {
+		m.mu.Unlock()
+		return
+	}
+	for key, r := range m.held {
+		r.Ack(kgo.AckRelease)
+		delete(m.held, key)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_, _ = m.flush(ctx)
+	cancel()
+	m.mu.Unlock()
+	m.queue.put(m)
+}
+
+// flush sends the outcomes given so far. It returns the partitions Kafka
+// did not take them for, with why, or an error for all of them when the
+// flush did not finish.
+func (m *queueMember) flush(ctx context.Context) (map[int32]error, error) {
+	m.resultsMu.Lock()
+	m.results = nil
+	m.resultsMu.Unlock()
+	if err := m.cl.FlushAcks(ctx); err != nil {
+		return nil, err
+	}
+	m.resultsMu.Lock()
+	defer m.resultsMu.Unlock()
+	failed := map[int32]error{}
+	for _, r := range m.results {
+		if r.Err != nil {
+			failed[r.Partition] = r.Err
+		}
+	}
+	return failed, nil
+}
+
+// close leaves the group; kgo gives back what the member held.
+func (m *queueMember) close() {
+	m.mu.Lock()
+	if m.expiry != nil {
+		m.expiry.Stop()
+	}
+	m.held = map[recordKey]*kgo.Record{}
+	m.mu.Unlock()
+	m.cl.Close()
+	m.queue.user.memory.release(m.reserved)
+}
