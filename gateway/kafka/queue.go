@@ -114,6 +114,9 @@ func (u *User) QueueFetch(ctx context.Context, topic, groupID string, limit int,
 	recs, err := m.poll(ctx, limit, wait)
 	if err != nil || len(recs) == 0 {
 		q.put(m)
+		// A fetch still under way when the wait ended can bring records
+		// after it: they are locked for a GET that is gone.
+		time.AfterFunc(lateFetch, func() { q.releaseLate(m) })
 		return &QueueBatch{Member: m.id}, err
 	}
 	return &QueueBatch{Member: m.id, Records: recs}, nil
@@ -254,20 +257,41 @@ func (q *queue) put(m *queueMember) {
 	m.idle.Reset(queueMemberIdle)
 }
 
-// retire closes m after it was idle for queueMemberIdle.
-func (q *queue) retire(m *queueMember) {
+// lateFetch is how long after a GET that got nothing its member looks for
+// records that came late: longer than a share fetch waits at the broker.
+const lateFetch = 2 * queueFetchWait
+
+// releaseLate gives back what came to m after its GET stopped waiting, if
+// m is still free, so that other consumers get it now rather than when
+// its lock runs out.
+func (q *queue) releaseLate(m *queueMember) {
+	if !q.takeFree(m) {
+		return // handed out since: that GET gets them
+	}
+	m.releaseBuffered()
+	q.put(m)
+}
+
+// takeFree takes m out of the free members, if it is one.
+func (q *queue) takeFree(m *queueMember) bool {
 	q.mu.Lock()
-	i := -1
-	for j, f := range q.free {
+	defer q.mu.Unlock()
+	for i, f := range q.free {
 		if f == m {
-			i = j
+			q.free = append(q.free[:i], q.free[i+1:]...)
+			m.idle.Stop()
+			return true
 		}
 	}
-	if i < 0 {
-		q.mu.Unlock()
+	return false
+}
+
+// retire closes m after it was idle for queueMemberIdle.
+func (q *queue) retire(m *queueMember) {
+	if !q.takeFree(m) {
 		return // taken meanwhile
 	}
-	q.free = append(q.free[:i], q.free[i+1:]...)
+	q.mu.Lock()
 	delete(q.members, m.id)
 	empty := len(q.members) == 0
 	q.mu.Unlock()

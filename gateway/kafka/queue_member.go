@@ -207,6 +207,22 @@ func (m *queueMember) expire() {
 	m.queue.put(m)
 }
 
+// releaseBuffered gives back the records m fetched that no GET took.
+func (m *queueMember) releaseBuffered() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// kgo takes a nil context as "what is buffered, without waiting".
+	//lint:ignore SA1012 see above
+	fetches := m.cl.PollRecords(nil, m.limit)
+	if fetches.NumRecords() == 0 {
+		return
+	}
+	fetches.EachRecord(func(r *kgo.Record) { r.Ack(kgo.AckRelease) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = m.flush(ctx)
+}
+
 // flush sends the outcomes given so far. It returns the partitions Kafka
 // did not take them for, with why, or an error for all of them when the
 // flush did not finish.

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,4 +135,202 @@ func TestQueueModeOnOneReplica(t *testing.T) {
 	if rest := queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=10&timeout=1"); len(rest) != 0 {
 		t.Fatalf("after every record was accepted: %s", queueValues(rest))
 	}
+}
+
+// Eight consumers share one single-partition queue through three replicas,
+// each GET on the next replica and each acknowledgement on another: every
+// record is accepted exactly once; a batch taken by a consumer that dies
+// before acknowledging, or released, goes to others after its lock or at
+// once; a rejected record, or one released past the delivery limit, is
+// never delivered again.
+func TestQueueModeEightConsumersThreeReplicas(t *testing.T) {
+	const (
+		total = 20000
+		limit = 4 // deliveries before Kafka archives a record
+	)
+	tb := startBroker(t, queueBroker(3*time.Second, limit))
+	rs := startReplicas(t, tb, 3, "--queue-lock-duration=3s", fmt.Sprintf("--queue-delivery-limit=%d", limit))
+	pass := tb.passwords[userA]
+	rs.postNumbered(t, userA, pass, topicA, total, 1000)
+	// Records that every consumer releases (a poison message) and that
+	// every consumer rejects.
+	poison := func(v int) bool { return v%1000 == 7 }
+	rejected := func(v int) bool { return v%1000 == 13 }
+	wantAccepted, wantRejected := total-2*total/1000, total/1000
+
+	var (
+		mu         sync.Mutex
+		deliveries = map[int]int{}
+		final      = map[int]string{} // acknowledged accept or reject
+		afterFinal []string
+		maxCount   = map[int]int{}
+		counts     = map[string]int{}
+		accepted   int
+		rejects    int
+	)
+	settled := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return accepted == wantAccepted && rejects == wantRejected
+	}
+	deliver := func(recs []queued) []int {
+		mu.Lock()
+		defer mu.Unlock()
+		vs := make([]int, len(recs))
+		for i, r := range recs {
+			v, _ := strconv.Atoi(*r.Value)
+			vs[i] = v
+			if f, ok := final[v]; ok {
+				afterFinal = append(afterFinal, fmt.Sprintf("%d (%s) delivered again, delivery %d", v, f, r.DeliveryCount))
+			}
+			deliveries[v]++
+			maxCount[v] = max(maxCount[v], r.DeliveryCount)
+		}
+		counts["delivered"] += len(recs)
+		return vs
+	}
+	replicas := rs.replicas
+	worker := func(w int) error {
+		for n := 0; !settled(); n++ {
+			on, ackOn := replicas[(w+n)%3], replicas[(w+n+1)%3]
+			r, err := rs.callOn(on, http.MethodGet, "/topic/"+topicA+"?mode=queue&group=workers&limit=100&timeout=1", userA, pass, "")
+			if err != nil || r.status != http.StatusOK {
+				return fmt.Errorf("GET: %v %d %s", err, r.status, r.body)
+			}
+			var recs []queued
+			if err := json.Unmarshal(r.body, &recs); err != nil {
+				return err
+			}
+			vs := deliver(recs)
+			if len(recs) == 0 {
+				continue
+			}
+			fresh := true
+			for _, rec := range recs {
+				fresh = fresh && rec.DeliveryCount == 1
+			}
+			outcomes := make([]string, len(recs))
+			switch {
+			case w == 0 && fresh && n%10 == 3:
+				// This consumer dies with the batch: nobody acknowledges it.
+				mu.Lock()
+				counts["abandoned"] += len(recs)
+				mu.Unlock()
+				continue
+			case w == 1 && fresh && n%7 == 2:
+				for i := range outcomes {
+					outcomes[i] = "release"
+				}
+			default:
+				for i, v := range vs {
+					switch {
+					case poison(v):
+						outcomes[i] = "release"
+					case rejected(v):
+						outcomes[i] = "reject"
+					default:
+						outcomes[i] = "accept"
+					}
+				}
+			}
+			type ack struct{ Receipt, Outcome string }
+			body := make([]ack, len(recs))
+			for i, rec := range recs {
+				body[i] = ack{rec.Receipt, outcomes[i]}
+			}
+			raw, _ := json.Marshal(body)
+			ar, err := rs.callOn(ackOn, http.MethodPost, "/topic/"+topicA+"/ack?group=workers", userA, pass, string(raw))
+			if err != nil || ar.status != http.StatusOK {
+				return fmt.Errorf("ack: %v %d %s", err, ar.status, ar.body)
+			}
+			var results []ackResult
+			if err := json.Unmarshal(ar.body, &results); err != nil || len(results) != len(recs) {
+				return fmt.Errorf("ack answered %s", ar.body)
+			}
+			mu.Lock()
+			for i, res := range results {
+				if res.Result != "acknowledged" {
+					counts["ack "+res.Result]++
+					continue
+				}
+				counts[outcomes[i]]++
+				switch outcomes[i] {
+				case "accept":
+					if final[vs[i]] != "" {
+						afterFinal = append(afterFinal, fmt.Sprintf("%d accepted twice", vs[i]))
+					}
+					final[vs[i]] = "accepted"
+					accepted++
+				case "reject":
+					final[vs[i]] = "rejected"
+					rejects++
+				}
+			}
+			mu.Unlock()
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	start := time.Now()
+	for w := range 8 {
+		wg.Go(func() {
+			if err := worker(w); err != nil {
+				errs <- fmt.Errorf("consumer %d: %w", w, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+
+	// The poison records go round until Kafka archives them; then the
+	// queue holds nothing.
+	for quiet := 0; quiet < 3; {
+		recs := queueGet(t, rs, replicas[quiet%3], userA, pass, topicA, "workers", "&limit=100&timeout=2")
+		vs := deliver(recs)
+		for _, v := range vs {
+			if !poison(v) {
+				t.Errorf("after every record was settled, %d came again", v)
+			}
+		}
+		if len(recs) == 0 {
+			quiet++
+			continue
+		}
+		quiet = 0
+		queueAck(t, rs, replicas[1], userA, pass, topicA, "workers", "release", recs)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, f := range afterFinal {
+		t.Error(f)
+	}
+	archived := 0
+	for v := range total {
+		switch {
+		case poison(v):
+			if final[v] != "" || maxCount[v] > limit || deliveries[v] == 0 {
+				t.Errorf("poison record %d: %q after %d deliveries (delivery count up to %d, limit %d)", v, final[v], deliveries[v], maxCount[v], limit)
+			}
+			archived++
+		case rejected(v):
+			if final[v] != "rejected" {
+				t.Errorf("record %d: %q, want rejected", v, final[v])
+			}
+		default:
+			if final[v] != "accepted" {
+				t.Errorf("record %d: %q after %d deliveries, want accepted", v, final[v], deliveries[v])
+			}
+		}
+	}
+	if counts["abandoned"] == 0 || counts["release"] == 0 {
+		t.Errorf("the run abandoned %d and released %d records: it did not show redelivery", counts["abandoned"], counts["release"])
+	}
+	t.Logf("%d records, 8 consumers, 3 replicas, %s: %d deliveries, %d accepted, %d rejected, %d released, %d abandoned by a dead consumer, %d archived past %d deliveries; acknowledgements refused: %d expired, %d failed",
+		total, elapsed.Round(time.Millisecond), counts["delivered"], accepted, rejects, counts["release"], counts["abandoned"], archived, limit, counts["ack expired"], counts["ack failed"])
 }
