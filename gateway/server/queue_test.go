@@ -3,10 +3,12 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/IBM/sarama"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,4 +335,135 @@ func TestQueueModeEightConsumersThreeReplicas(t *testing.T) {
 	}
 	t.Logf("%d records, 8 consumers, 3 replicas, %s: %d deliveries, %d accepted, %d rejected, %d released, %d abandoned by a dead consumer, %d archived past %d deliveries; acknowledgements refused: %d expired, %d failed",
 		total, elapsed.Round(time.Millisecond), counts["delivered"], accepted, rejects, counts["release"], counts["abandoned"], archived, limit, counts["ack expired"], counts["ack failed"])
+}
+
+// A replica that dies holding a batch loses nothing: Kafka gives its
+// records back when its connections close, a survivor hands them out
+// again, and acknowledging the dead replica's receipts on a survivor
+// says they expired.
+func TestQueueModeAReplicaKilledHoldingABatch(t *testing.T) {
+	tb := startBroker(t, queueBroker(30*time.Second, 5))
+	rs := startReplicas(t, tb, 2)
+	pass := tb.passwords[userA]
+	rs.postNumbered(t, userA, pass, topicA, 10, 10)
+	doomed, survivor := rs.replicas[0], rs.replicas[1]
+	held := queueGet(t, rs, doomed, userA, pass, topicA, "q", "&limit=10")
+	if queueValues(held) != "0,1,2,3,4,5,6,7,8,9" {
+		t.Fatalf("GET: %s", queueValues(held))
+	}
+	doomed.stop(syscall.SIGKILL)
+	rs.remove(doomed)
+	// Well within the 30 s lock: the broker saw the connections close.
+	var again []queued
+	for deadline := time.Now().Add(15 * time.Second); len(again) < 10 && time.Now().Before(deadline); {
+		again = append(again, queueGet(t, rs, survivor, userA, pass, topicA, "q", "&limit=10&timeout=1")...)
+	}
+	if queueValues(again) != "0,1,2,3,4,5,6,7,8,9" || again[0].DeliveryCount != 2 {
+		t.Fatalf("after the holder died: %s %+v", queueValues(again), again)
+	}
+	for _, res := range queueAck(t, rs, survivor, userA, pass, topicA, "q", "accept", held) {
+		if res.Result != "expired" {
+			t.Fatalf("ack of a dead replica's receipt: %+v, want expired", res)
+		}
+	}
+	for _, res := range queueAck(t, rs, survivor, userA, pass, topicA, "q", "accept", again) {
+		if res.Result != "acknowledged" {
+			t.Fatalf("ack: %+v", res)
+		}
+	}
+	if rest := queueGet(t, rs, survivor, userA, pass, topicA, "q", "&timeout=1"); len(rest) != 0 {
+		t.Fatalf("after every record was accepted: %s", queueValues(rest))
+	}
+}
+
+// A group keeps the mode of its first use; queue mode gives the group the
+// QueueApp's settings in Kafka; and bad acknowledgements are refused whole,
+// acknowledging nothing.
+func TestQueueModeRefusals(t *testing.T) {
+	tb := startBroker(t, queueBroker(30*time.Second, 5))
+	rs := startReplicas(t, tb, 1, "--queue-lock-duration=45s", "--queue-delivery-limit=7")
+	gw := rs.replicas[0]
+	pass, passB := tb.passwords[userA], tb.passwords[userB]
+	rs.postNumbered(t, userA, pass, topicA, 4, 4)
+
+	// Classic first, then queue; queue first, then classic.
+	if r, err := rs.callOn(gw, http.MethodGet, "/topic/"+topicA+"?group=c&limit=1", userA, pass, ""); err != nil || r.status != http.StatusOK {
+		t.Fatalf("classic GET: %v %d %s", err, r.status, r.body)
+	}
+	if r, _ := rs.callOn(gw, http.MethodGet, "/topic/"+topicA+"?group=c&mode=queue", userA, pass, ""); r.status != http.StatusConflict || !strings.Contains(string(r.body), "classic consumer group") {
+		t.Fatalf("queue GET of a classic group: %d %s, want 409", r.status, r.body)
+	}
+	recs := queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=2")
+	if r, _ := rs.callOn(gw, http.MethodGet, "/topic/"+topicA+"?group=q", userA, pass, ""); r.status != http.StatusConflict || !strings.Contains(string(r.body), "queue mode") {
+		t.Fatalf("classic GET of a queue group: %d %s, want 409", r.status, r.body)
+	}
+
+	// The group's settings are in Kafka.
+	admin, err := tb.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.ConfigResourceType(32), Name: userA + ".q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		got[e.Name] = e.Value
+	}
+	for name, want := range map[string]string{"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "45000", "share.delivery.count.limit": "7"} {
+		if got[name] != want {
+			t.Errorf("group config %s = %q, want %q (all: %v)", name, got[name], want, got)
+		}
+	}
+
+	for _, bad := range []struct{ query, want string }{
+		{"&mode=fifo", "mode"},
+		{"&mode=queue&ack=manual", "ack=manual"},
+		{"&mode=queue&format=raw", "format=raw"},
+	} {
+		if r, _ := rs.callOn(gw, http.MethodGet, "/topic/"+topicA+"?group=q"+bad.query, userA, pass, ""); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), bad.want) {
+			t.Errorf("GET %s: %d %s, want 400 naming %s", bad.query, r.status, r.body, bad.want)
+		}
+	}
+	if r, _ := rs.callOn(gw, http.MethodGet, "/topic/"+topicA+"?group=q&mode=queue", userB, passB, ""); r.status != http.StatusForbidden {
+		t.Errorf("another tenant's queue GET: %d %s, want 403", r.status, r.body)
+	}
+
+	good := fmt.Sprintf(`{"Receipt":%q}`, recs[0].Receipt)
+	forged := []byte(recs[1].Receipt)
+	forged[10] ^= 1
+	for _, bad := range []struct{ path, user, pass, body string }{
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, ``},
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, `[]`},
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, `{"Receipt":"x"}`},
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, `[` + good + `,{"Receipt":"made-up"}]`},
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, `[` + good + `,{"Receipt":"` + string(forged) + `"}]`},
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, fmt.Sprintf(`[{"Receipt":%q,"Outcome":"done"}]`, recs[0].Receipt)},
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, fmt.Sprintf(`[{"Receipt":%q,"Outcom":"accept"}]`, recs[0].Receipt)},
+		{"/topic/" + topicA + "/ack?group=other", userA, pass, `[` + good + `]`},
+		{"/topic/" + topicA3 + "/ack?group=q", userA, pass, `[` + good + `]`},
+	} {
+		if r, _ := rs.callOn(gw, http.MethodPost, bad.path, bad.user, bad.pass, bad.body); r.status != http.StatusBadRequest {
+			t.Errorf("POST %s %s: %d %s, want 400", bad.path, bad.body, r.status, r.body)
+		}
+	}
+	if r, _ := rs.callOn(gw, http.MethodPost, "/topic/"+topicA+"/ack?group=q", "", "", `[`+good+`]`); r.status != http.StatusUnauthorized {
+		t.Errorf("ack without credentials: %d, want 401", r.status)
+	}
+	// Another tenant holds none of tenant A's records.
+	if r, _ := rs.callOn(gw, http.MethodPost, "/topic/"+topicA+"/ack?group=q", userB, passB, `[`+good+`]`); r.status != http.StatusOK || !strings.Contains(string(r.body), "expired") {
+		t.Errorf("another tenant's ack: %d %s, want the receipt expired for it", r.status, r.body)
+	}
+	// None of that acknowledged anything: both records are still held
+	// for this client, and its own acknowledgement takes.
+	for _, res := range queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", recs) {
+		if res.Result != "acknowledged" {
+			t.Fatalf("ack after the refusals: %+v", res)
+		}
+	}
+	if rest := queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=10&timeout=1"); queueValues(rest) != "2,3" {
+		t.Fatalf("after accepting 0 and 1: %s", queueValues(rest))
+	}
 }
