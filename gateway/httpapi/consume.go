@@ -137,6 +137,9 @@ func (s *server) consume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if q.Has("partition") || q.Has("offset") {
+		return s.consumeAt(w, r, topic, q)
+	}
 	p, err := parseConsumeParams(q)
 	if err != nil {
 		return err

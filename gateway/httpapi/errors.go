@@ -102,6 +102,8 @@ func kafkaStatus(k kafka.Kind) int {
 		return http.StatusInternalServerError
 	case kafka.KindConflict:
 		return http.StatusConflict
+	case kafka.KindOutOfRange:
+		return http.StatusRequestedRangeNotSatisfiable
 	}
 	return http.StatusServiceUnavailable
 }
@@ -126,6 +128,8 @@ func kindLabel(k kafka.Kind) string {
 		return "rebalancing"
 	case kafka.KindConflict:
 		return "conflict"
+	case kafka.KindOutOfRange:
+		return "out_of_range"
 	}
 	return "unavailable"
 }

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+
+	"qaas.dev/qaas/gateway/kafka"
 )
 
 // lagAnswer is the answer of GET /topic/{topic}/lag.
@@ -44,6 +46,12 @@ func (s *server) lag(w http.ResponseWriter, r *http.Request) error {
 	if err := user.CheckTopic(topic); err != nil {
 		return err
 	}
+	return s.writeLag(w, user, topic, group)
+}
+
+// writeLag answers how far the user's group is behind on each partition of
+// topic.
+func (s *server) writeLag(w http.ResponseWriter, user *kafka.User, topic, group string) error {
 	lags, err := user.Lag(topic, user.Name+"."+group)
 	if err != nil {
 		return err

@@ -76,6 +76,8 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	mux.HandleFunc("/topic/{topic}/ack", s.metrics.instrument("other", methodNotAllowed("POST")))
 	mux.HandleFunc("GET /topic/{topic}/lag", s.metrics.instrument("lag", s.answer(s.lag)))
 	mux.HandleFunc("/topic/{topic}/lag", s.metrics.instrument("other", methodNotAllowed("GET")))
+	mux.HandleFunc("POST /topic/{topic}/offsets", s.metrics.instrument("offsets", s.answer(s.resetOffsets)))
+	mux.HandleFunc("/topic/{topic}/offsets", s.metrics.instrument("other", methodNotAllowed("POST")))
 	mux.HandleFunc("GET /healthz", s.metrics.instrument("healthz", healthz))
 	mux.HandleFunc("GET /readyz", s.metrics.instrument("readyz", s.readyz))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
@@ -92,6 +94,7 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	peerMux.HandleFunc("GET /peer/v1/topic/{topic}", s.metrics.instrument("peer-consume", s.peerOnly(s.peerConsume)))
 	peerMux.HandleFunc("POST /peer/v1/lease/{id}", s.metrics.instrument("peer-settle", s.peerOnly(s.peerSettle)))
 	peerMux.HandleFunc("POST /peer/v1/queue/{topic}/ack", s.metrics.instrument("peer-ack", s.peerOnly(s.peerQueueAck)))
+	peerMux.HandleFunc("POST /peer/v1/group/{group}/{action}", s.metrics.instrument("peer-group", s.peerOnly(s.peerGroup)))
 	peerMux.HandleFunc("/", notFound)
 	return api, peerMux
 }

@@ -117,6 +117,10 @@ func (u *User) member(topic, groupID string) (res *member, err error) {
 	}
 	key := memberKey{topic, groupID}
 	u.membersMu.Lock()
+	if u.pausedLocked(groupID) {
+		u.membersMu.Unlock()
+		return nil, errGroupReset
+	}
 	if m := u.members[key]; m != nil {
 		m.use(+1)
 		u.membersMu.Unlock()
@@ -143,6 +147,10 @@ func (u *User) member(topic, groupID string) (res *member, err error) {
 		delete(u.opening, key)
 		if o.err == nil && isClosed(u.draining) {
 			o.err = errDraining
+		}
+		if o.err == nil && u.pausedLocked(groupID) {
+			// Its offsets are being reset: it must not join now.
+			o.err = errGroupReset
 		}
 		if o.err == nil {
 			// This request and every one that waited use it.
@@ -498,6 +506,24 @@ func (m *member) push(sess sarama.ConsumerGroupSession, msg *sarama.ConsumerMess
 // after settleWait); the session's end commits the marked offsets.
 func (m *member) close() {
 	m.waitSettled(settleWait)
+	m.stop()
+}
+
+// leave leaves the group at once, for a reset of its offsets: the messages
+// it handed out and whose outcome is not known yet are never committed
+// (their leases belong to a session that ended), and requests still
+// waiting on the member are told to retry.
+func (m *member) leave() {
+	m.stop()
+	m.mu.Lock()
+	m.err = errGroupReset
+	m.broadcast()
+	m.mu.Unlock()
+}
+
+// stop ends the member's session (committing the offsets marked so far),
+// leaves the group and gives its memory back.
+func (m *member) stop() {
 	m.cancel()
 	<-m.stopped
 	if err := m.group.Close(); err != nil {

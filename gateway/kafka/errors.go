@@ -38,9 +38,12 @@ const (
 	// partitions yet, typically while a member that stopped without
 	// leaving waits out its session; Kafka itself is fine.
 	KindRebalancing
-	// KindConflict: the request contradicts how the group is used, such
-	// as queue mode on a classic consumer group.
+	// KindConflict: the state or the mode of a consumer group keeps
+	// Kafka from doing what was asked, such as members still in a group
+	// being reset, or queue mode on a classic consumer group.
 	KindConflict
+	// KindOutOfRange: an offset outside what a partition holds.
+	KindOutOfRange
 )
 
 // Error is a failure classified for the client. Message never contains a
@@ -82,6 +85,8 @@ func Classify(err error, subject string) *Error {
 		return newError(KindNotFound, err, "%s does not exist", subject)
 	case errors.Is(err, sarama.ErrMessageSizeTooLarge):
 		return newError(KindTooLarge, err, "Kafka refused the message as too large for %s", subject)
+	case errors.Is(err, sarama.ErrOffsetOutOfRange):
+		return newError(KindOutOfRange, err, "offset out of range for %s: Kafka no longer holds it (retention) or does not hold it yet", subject)
 	case errors.Is(err, sarama.ErrInvalidPartition):
 		return newError(KindBadRequest, err, "partition out of range for %s", subject)
 	case errors.As(err, new(sarama.ConfigurationError)):

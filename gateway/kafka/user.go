@@ -48,6 +48,15 @@ type User struct {
 	// anyone's, and tells whether there was one.
 	memory  *budget
 	reclaim func(own bool) bool
+	// paused holds the groups whose offsets are being reset, and until
+	// when at most: no member of theirs joins meanwhile (see PauseGroup).
+	// Guarded by membersMu.
+	paused map[string]time.Time
+
+	// reader reads from a position, outside groups (see readerClient).
+	readerMu     sync.Mutex
+	reader       sarama.Client
+	readerClosed bool
 
 	// queues are the user's share groups of queue mode (see queue.go).
 	queuesMu sync.Mutex
@@ -82,6 +91,7 @@ func login(opts Options, tuning Tuning, log *slog.Logger, draining <-chan struct
 		members:  map[memberKey]*member{},
 		opening:  map[memberKey]*opening{},
 		queues:   map[memberKey]*queue{},
+		paused:   map[string]time.Time{},
 	}, nil
 }
 
@@ -207,6 +217,7 @@ func (u *User) close() {
 	}
 	wg.Go(u.closeQueues)
 	wg.Wait()
+	u.closeReader()
 
 	u.producerMu.Lock()
 	u.producerClosed = true

@@ -3,8 +3,6 @@ package server_test
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -241,47 +239,14 @@ func ownerOf(t *testing.T, rs *replicaSet) *replica {
 // them: the GET shows the token, and the commit of that token answers 204,
 // after which the group does not get the messages again.
 func TestREADMEManualAckCurls(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl is not installed")
-	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(readme), "### Explicit acknowledgement\n")
-	_, block, _ := strings.Cut(section, "```sh\n")
-	block, _, _ = strings.Cut(block, "```")
-	var lines []string
-	for _, l := range strings.Split(block, "\n") {
-		if strings.HasPrefix(l, "curl ") {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) != 2 {
-		t.Fatalf("README's explicit acknowledgement block has %d curl lines, want 2", len(lines))
-	}
-
+	lines := readmeCurls(t, "### Explicit acknowledgement", 2)
 	tb := startBroker(t, embeddedkafka.BrokerOptions{})
 	rs := startReplicas(t, tb, 1)
 	pass := tb.passwords[userA]
 	rs.postNumbered(t, userA, pass, topicA, 3, 3)
-	run := func(line string) string {
-		cmd := exec.Command("bash", "-c", strings.Replace(line, "curl ", curl+" -sS --fail-with-body --max-time 20 ", 1))
-		cmd.Env = append(os.Environ(), "URL="+rs.replicas[0].url, "SASL_USERNAME="+userA, "SASL_PASSWORD="+pass, "TOPIC="+topicA, "CURL_CA_BUNDLE="+rs.certFile)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", line, err, out)
-		}
-		return string(out)
-	}
+	run := curlRunner(t, rs, userA, pass, topicA)
 	out := run(lines[0])
-	var token string
-	for _, l := range strings.Split(out, "\r\n") {
-		if name, value, ok := strings.Cut(l, ": "); ok && strings.EqualFold(name, httpapi.CommitTokenHeader) {
-			token = value
-		}
-	}
+	token := headerOf(out, httpapi.CommitTokenHeader)
 	if token == "" || !strings.Contains(out, `"Value":"0"`) || !strings.Contains(out, `"Value":"2"`) {
 		t.Fatalf("README's GET printed no token or not the messages:\n%s", out)
 	}
