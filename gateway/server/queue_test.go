@@ -467,3 +467,30 @@ func TestQueueModeRefusals(t *testing.T) {
 		t.Fatalf("after accepting 0 and 1: %s", queueValues(rest))
 	}
 }
+
+// README's queue-mode lines work as pasted: the GET prints records with
+// receipts, the ack of one prints its result, and that record never comes
+// again.
+func TestREADMEQueueCurls(t *testing.T) {
+	lines := readmeCurls(t, "### Queue mode: Kafka share groups", 2)
+	tb := startBroker(t, queueBroker(30*time.Second, 5))
+	rs := startReplicas(t, tb, 1)
+	pass := tb.passwords[userA]
+	run := curlRunner(t, rs, userA, pass, topicA)
+	rs.postNumbered(t, userA, pass, topicA, 3, 3)
+	out := run(lines[0])
+	var recs []queued
+	if err := json.Unmarshal([]byte(out), &recs); err != nil || queueValues(recs) != "0,1" || recs[0].Receipt == "" {
+		t.Fatalf("README's GET printed %s", out)
+	}
+	if !strings.Contains(lines[1], "<Receipt>") {
+		t.Fatalf("README's ack line has no <Receipt> to replace: %s", lines[1])
+	}
+	if out := run(strings.Replace(lines[1], "<Receipt>", recs[0].Receipt, 1)); strings.TrimSpace(out) != `[{"Result":"acknowledged"}]` {
+		t.Fatalf("README's ack printed %s", out)
+	}
+	queueAck(t, rs, rs.replicas[0], userA, pass, topicA, "jobs", "release", recs[1:])
+	if rest := queueGet(t, rs, rs.replicas[0], userA, pass, topicA, "jobs", "&limit=10&timeout=1"); queueValues(rest) != "1,2" {
+		t.Fatalf("after README's ack of 0 and a release of 1: %s", queueValues(rest))
+	}
+}
