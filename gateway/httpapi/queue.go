@@ -48,7 +48,10 @@ const (
 	ackFailed  = "failed"
 )
 
-var outcomes = map[string]kafka.Outcome{"accept": kafka.Accept, "release": kafka.Release, "reject": kafka.Reject}
+var (
+	outcomes     = map[string]kafka.Outcome{"accept": kafka.Accept, "release": kafka.Release, "reject": kafka.Reject}
+	outcomeNames = map[kafka.Outcome]string{kafka.Accept: "accept", kafka.Release: "release", kafka.Reject: "reject"}
+)
 
 // receipt is what a receipt seals besides its holder: the record and the
 // group member that holds it.
@@ -100,6 +103,9 @@ func (s *server) queueConsume(w http.ResponseWriter, r *http.Request, user *kafk
 			buf = append(buf, ',')
 		}
 		m := rec.Message
+		if rec.DeliveryCount > 1 {
+			s.metrics.queueRedelivered.Inc()
+		}
 		buf = e.append(buf, m, p.base64Values)
 		// The object is open again for the fields of queue mode.
 		buf = append(buf[:len(buf)-1], `,"DeliveryCount":`...)
@@ -246,6 +252,11 @@ func (s *server) ackHere(ctx context.Context, user *kafka.User, topic, group str
 		errs := user.QueueAck(ctx, topic, user.Name+"."+group, member, memberAcks)
 		for j, i := range idx {
 			results[i] = ackOutcome(errs[j])
+			label := results[i].Result
+			if label == ackDone {
+				label = outcomeNames[acks[i].Outcome]
+			}
+			s.metrics.queueAcks.WithLabelValues(label).Inc()
 		}
 	}
 	return results

@@ -126,7 +126,6 @@ func TestQueueModeOnOneReplica(t *testing.T) {
 	if queueValues(back) != "2,3" || back[0].DeliveryCount != 3 {
 		t.Fatalf("after the lock ran out: %s %+v", queueValues(back), back)
 	}
-	fmt.Println("came back after", time.Since(start))
 	// An expired receipt says so.
 	for _, res := range queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", again) {
 		if res.Result != "expired" {
@@ -330,6 +329,19 @@ func TestQueueModeEightConsumersThreeReplicas(t *testing.T) {
 			}
 		}
 	}
+	// The replicas' metrics count what the clients were told.
+	var metricAccepted, metricRejected float64
+	for _, r := range replicas {
+		page, err := rs.callOn(r, http.MethodGet, "/metrics", "", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metricAccepted += metricIn(t, page.body, `qaas_gateway_queue_acknowledgements_total{result="accept"}`)
+		metricRejected += metricIn(t, page.body, `qaas_gateway_queue_acknowledgements_total{result="reject"}`)
+	}
+	if int(metricAccepted) != accepted || int(metricRejected) != rejects {
+		t.Errorf("metrics count %v accepted and %v rejected, the clients %d and %d", metricAccepted, metricRejected, accepted, rejects)
+	}
 	if counts["abandoned"] == 0 || counts["release"] == 0 {
 		t.Errorf("the run abandoned %d and released %d records: it did not show redelivery", counts["abandoned"], counts["release"])
 	}
@@ -404,12 +416,13 @@ func TestQueueModeRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.ConfigResourceType(32), Name: userA + ".q"})
-	if err != nil {
-		t.Fatal(err)
+	// 32 is Kafka's GROUP config resource, which sarama has no name for.
+	described, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.ConfigResourceType(32), Name: userA + ".q"}}, sarama.DescribeConfigsOptions{})
+	if err != nil || len(described) != 1 || described[0].ErrorCode != 0 {
+		t.Fatalf("describing the group's configs: %v %+v", err, described)
 	}
 	got := map[string]string{}
-	for _, e := range entries {
+	for _, e := range described[0].Configs {
 		got[e.Name] = e.Value
 	}
 	for name, want := range map[string]string{"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "45000", "share.delivery.count.limit": "7"} {
