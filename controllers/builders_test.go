@@ -137,6 +137,51 @@ func TestGatewayArgsParseWithTheGatewaysFlags(t *testing.T) {
 	}
 }
 
+// A QueueApp's queue settings reach its gateway as flags, and only those
+// it sets: the others stay the broker's defaults.
+func TestQueueSettingsReachTheGateway(t *testing.T) {
+	cases := map[string]struct {
+		queue        *queuev1alpha1.QueueSpec
+		lock         time.Duration
+		limit        int
+		flagsWritten int
+	}{
+		"no queue settings leave the broker's defaults": {queue: nil},
+		"an empty queue leaves them too":                {queue: &queuev1alpha1.QueueSpec{}},
+		"a lock duration alone": {
+			queue: &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 45 * time.Second}},
+			lock:  45 * time.Second, flagsWritten: 1,
+		},
+		"both": {
+			queue: &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 20 * time.Second}, DeliveryLimit: ptr.To[int32](3)},
+			lock:  20 * time.Second, limit: 3, flagsWritten: 2,
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			app := testApp()
+			app.Spec.Queue = c.queue
+			args := buildDeployment(app, testSettings, "hash").Spec.Template.Spec.Containers[0].Args
+			cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				t.Fatalf("the gateway refuses the operator's arguments %q: %v", args, err)
+			}
+			if cfg.QueueLockDuration != c.lock || cfg.QueueDeliveryLimit != c.limit {
+				t.Errorf("the gateway would lock records for %s and deliver them %d times, want %s and %d", cfg.QueueLockDuration, cfg.QueueDeliveryLimit, c.lock, c.limit)
+			}
+			written := 0
+			for _, a := range args {
+				if strings.HasPrefix(a, "--queue-") {
+					written++
+				}
+			}
+			if written != c.flagsWritten {
+				t.Errorf("%d --queue-* flags in %q, want %d", written, args, c.flagsWritten)
+			}
+		})
+	}
+}
+
 func TestDeployment(t *testing.T) {
 	custom := corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
 	noLimit := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}

@@ -127,7 +127,7 @@ func buildDeployment(app *queuev1alpha1.QueueApp, settings Settings, credentials
 						Name:    "gateway",
 						Image:   image,
 						Command: []string{"/gateway"},
-						Args:    gatewayConfig(settings).Args(),
+						Args:    gatewayConfig(app, settings).Args(),
 						Env:     gatewayEnv(resources),
 						Ports: []corev1.ContainerPort{
 							{Name: "http", ContainerPort: gatewayPort, Protocol: corev1.ProtocolTCP},

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/utils/ptr"
+
+	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
 	"qaas.dev/qaas/gateway/config"
 	"qaas.dev/qaas/internal/credentialsdir"
 )
@@ -16,7 +19,7 @@ import (
 // gatewayConfig is how an app's gateway runs in its pods. The Deployment
 // carries it as its Args, rendered by the gateway's own config package, so
 // every flag is one the gateway defines.
-func gatewayConfig(settings Settings) *config.Config {
+func gatewayConfig(app *queuev1alpha1.QueueApp, settings Settings) *config.Config {
 	cfg := config.Default()
 	// Plain HTTP: TLS ends at the Ingress.
 	cfg.ListenAddress = ":" + strconv.Itoa(gatewayPort)
@@ -32,6 +35,14 @@ func gatewayConfig(settings Settings) *config.Config {
 	cfg.Kafka.CAFile = ""
 	if len(settings.Kafka.CAPEM) > 0 {
 		cfg.Kafka.CAFile = path.Join(credentialsMountPath, credentialsdir.KafkaCA)
+	}
+	// Kafka names group configs by group id, and queue groups come into
+	// being at first use: the gateway sets these on each one it opens.
+	if q := app.Spec.Queue; q != nil {
+		if q.LockDuration != nil {
+			cfg.QueueLockDuration = q.LockDuration.Duration
+		}
+		cfg.QueueDeliveryLimit = int(ptr.Deref(q.DeliveryLimit, 0))
 	}
 	return &cfg
 }

@@ -212,10 +212,10 @@ func TestTenantsAreProvisionedAndConfinedEndToEnd(t *testing.T) {
 		if len(users) != 2 {
 			t.Errorf("SCRAM users of %s: %v", app.KafkaPrefix(), users)
 		}
-		// admin: Describe, Read, Write on topics, Read on groups; reader:
-		// the same without Write.
-		if n := prefixACLs(t, app.KafkaPrefix()); n != 7 {
-			t.Errorf("%d ACLs on %s, want 7", n, app.KafkaPrefix())
+		// admin: Describe, Read, Write on topics, Read, AlterConfigs and
+		// DescribeConfigs on groups; reader: the same without Write.
+		if n := prefixACLs(t, app.KafkaPrefix()); n != 11 {
+			t.Errorf("%d ACLs on %s, want 11", n, app.KafkaPrefix())
 		}
 		cur := get(t, app.Namespace, app.Name, &queuev1alpha1.QueueApp{})
 		if strings.Join(cur.Status.Topics, ",") != app.KafkaTopicName("orders")+","+app.KafkaTopicName("events") {
@@ -269,8 +269,8 @@ func TestKafkaConvergesOnEditsAndRefusesAPartitionDecrease(t *testing.T) {
 		if users := scramUsers(t, app.KafkaUserName("reader")); len(users) != 0 {
 			return fmt.Errorf("the removed user is still in Kafka")
 		}
-		if n := prefixACLs(t, app.KafkaPrefix()); n != 4 {
-			return fmt.Errorf("%d ACLs, want the admin's 4", n)
+		if n := prefixACLs(t, app.KafkaPrefix()); n != 6 {
+			return fmt.Errorf("%d ACLs, want the admin's 6", n)
 		}
 		return nil
 	})

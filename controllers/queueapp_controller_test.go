@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/gateway/config"
 )
 
 var ctx = context.Background()
@@ -133,6 +135,10 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 	ctr := dep.Spec.Template.Spec.Containers[0]
 	if *dep.Spec.Replicas != 2 || ctr.Image != testSettings.GatewayImage || dep.Spec.Template.Annotations[CredentialsHashAnnotation] != dataHash(creds.Data) {
 		t.Errorf("deployment: replicas %d image %s annotations %v", *dep.Spec.Replicas, ctr.Image, dep.Spec.Template.Annotations)
+	}
+	if gw, err := config.Parse(ctr.Args, func(string) string { return "" }, io.Discard); err != nil ||
+		gw.QueueLockDuration != 30*time.Second || gw.QueueDeliveryLimit != 5 {
+		t.Errorf("the gateway's arguments %q do not carry the sample's queue settings (%v)", ctr.Args, err)
 	}
 	if !ptr.Deref(ctr.SecurityContext.ReadOnlyRootFilesystem, false) || dep.Spec.Template.Spec.Volumes[0].Secret.SecretName != "my-app-credentials" {
 		t.Error("deployment lost its security context or credentials mount on the way through the API server")
@@ -271,12 +277,18 @@ func TestSpecChangesReachTheChildren(t *testing.T) {
 	cur := edit(t, ns, app.Name, &queuev1alpha1.QueueApp{}, func(cur *queuev1alpha1.QueueApp) {
 		cur.Spec.Gateway.Replicas = ptr.To[int32](4)
 		cur.Spec.Users = []queuev1alpha1.UserSpec{{Name: "admin", Role: queuev1alpha1.RoleReadWrite}, {Name: "billing", Role: queuev1alpha1.RoleRead}}
+		cur.Spec.Queue = &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 45 * time.Second}, DeliveryLimit: ptr.To[int32](3)}
 	})
 	waitForChildren(t, cur)
 	dep := get(t, ns, "my-app-gateway", &appsv1.Deployment{})
 	creds := get(t, ns, "my-app-credentials", &corev1.Secret{})
 	if *dep.Spec.Replicas != 4 {
 		t.Errorf("replicas %d, want 4", *dep.Spec.Replicas)
+	}
+	args := dep.Spec.Template.Spec.Containers[0].Args
+	if gw, err := config.Parse(args, func(string) string { return "" }, io.Discard); err != nil ||
+		gw.QueueLockDuration != 45*time.Second || gw.QueueDeliveryLimit != 3 {
+		t.Errorf("the gateway's arguments %q do not carry the queue settings (%v)", args, err)
 	}
 	if string(creds.Data["billing.username"]) != ns+".my-app.billing" || len(creds.Data["billing.password"]) == 0 {
 		t.Error("the new user has no credentials")
@@ -324,6 +336,21 @@ func TestInvalidQueueAppsAreRefusedWithAMessage(t *testing.T) {
 			a.Spec.Users = []queuev1alpha1.UserSpec{{Name: "u", Role: "admin"}}
 			return a
 		}(), `supported values: "read", "readwrite"`},
+		"a lock duration under a second": {func() *queuev1alpha1.QueueApp {
+			a := base("short-lock")
+			a.Spec.Queue = &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 500 * time.Millisecond}}
+			return a
+		}(), "queue.lockDuration must be between 1s and 1h"},
+		"a lock duration over an hour": {func() *queuev1alpha1.QueueApp {
+			a := base("long-lock")
+			a.Spec.Queue = &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 2 * time.Hour}}
+			return a
+		}(), "queue.lockDuration must be between 1s and 1h"},
+		"one delivery": {func() *queuev1alpha1.QueueApp {
+			a := base("one-delivery")
+			a.Spec.Queue = &queuev1alpha1.QueueSpec{DeliveryLimit: ptr.To[int32](1)}
+			return a
+		}(), "spec.queue.deliveryLimit"},
 		"a user twice": {func() *queuev1alpha1.QueueApp {
 			a := base("twice")
 			a.Spec.Users = []queuev1alpha1.UserSpec{{Name: "u"}, {Name: "u"}}

@@ -59,6 +59,12 @@ type QueueAppSpec struct {
 	// +optional
 	Ingress IngressSpec `json:"ingress,omitempty"`
 
+	// queue sets how queue mode (GET /topic/<topic>?mode=queue&group=<g>,
+	// on Kafka share groups) hands records out, for every queue group of
+	// the application. When unset, the broker's defaults apply.
+	// +optional
+	Queue *QueueSpec `json:"queue,omitempty"`
+
 	// deletionPolicy says what happens to the application's Kafka topics
 	// (and their messages) and consumer groups (and their committed offsets)
 	// when the QueueApp is deleted: Retain keeps them, so that a QueueApp
@@ -198,6 +204,33 @@ type IssuerReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+}
+
+// QueueSpec holds the settings of the application's queue groups, Kafka
+// share groups ("<namespace>.<name>.<user>.<group>"). The gateway sets them
+// as the groups' Kafka configs when it opens a group. Each one left unset
+// is the broker's default.
+type QueueSpec struct {
+	// lockDuration is how long a record handed out by a queue-mode GET stays
+	// locked to it: unless acknowledged by then, it is delivered again (Kafka's
+	// share.record.lock.duration.ms). Kafka's default is 30s. Brokers accept
+	// 15s to 60s unless configured otherwise
+	// (group.share.min.record.lock.duration.ms and
+	// group.share.max.record.lock.duration.ms), and refuse a value outside
+	// their configured range when the gateway sets it.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="queue.lockDuration must be between 1s and 1h (brokers accept 15s to 60s unless configured otherwise)"
+	LockDuration *metav1.Duration `json:"lockDuration,omitempty"`
+
+	// deliveryLimit is how many times a record is delivered before Kafka
+	// archives it, undelivered, as a poison message (Kafka's
+	// share.delivery.count.limit). Kafka's default is 5. Brokers accept 2 to
+	// 10 unless configured with a narrower range, and refuse a value outside
+	// it when the gateway sets it.
+	// +optional
+	// +kubebuilder:validation:Minimum=2
+	// +kubebuilder:validation:Maximum=10
+	DeliveryLimit *int32 `json:"deliveryLimit,omitempty"`
 }
 
 // DeletionPolicy says what happens to Kafka topics and consumer groups on delete.

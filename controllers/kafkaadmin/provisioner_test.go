@@ -159,13 +159,18 @@ func operationName(o sarama.AclOperation) string {
 		return "Write"
 	case sarama.AclOperationDescribe:
 		return "Describe"
+	case sarama.AclOperationAlterConfigs:
+		return "AlterConfigs"
+	case sarama.AclOperationDescribeConfigs:
+		return "DescribeConfigs"
 	}
 	return "op" + strconv.Itoa(int(o))
 }
 
 func aclsOf(prefix, user string, write bool) []string {
 	p := "User:" + prefix + user
-	out := []string{p + " group:" + prefix + " Read", p + " topic:" + prefix + " Describe", p + " topic:" + prefix + " Read"}
+	out := []string{p + " group:" + prefix + " AlterConfigs", p + " group:" + prefix + " DescribeConfigs", p + " group:" + prefix + " Read",
+		p + " topic:" + prefix + " Describe", p + " topic:" + prefix + " Read"}
 	if write {
 		out = append(out, p+" topic:"+prefix+" Write")
 	}

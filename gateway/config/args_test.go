@@ -48,6 +48,8 @@ func everyFieldSet() Config {
 		ConsumerIdleTimeout:    90 * time.Second,
 		ClientIdleTimeout:      3 * time.Hour,
 		LoginRate:              2.5,
+		QueueLockDuration:      45 * time.Second,
+		QueueDeliveryLimit:     7,
 		MaxConnections:         77,
 		MaxHeaderBytes:         4321,
 		ReadHeaderTimeout:      3 * time.Second,

@@ -57,8 +57,10 @@ type Config struct {
 	ClientIdleTimeout      time.Duration
 	LoginRate              float64
 
-	// QueueLockDuration and QueueDeliveryLimit are the share-group
-	// settings of queue mode; 0 leaves the broker's default.
+	// QueueLockDuration and QueueDeliveryLimit are the Kafka configs
+	// share.record.lock.duration.ms and share.delivery.count.limit that the
+	// gateway sets on each queue group (share group) of the application
+	// when it opens one; 0 leaves the broker's default.
 	QueueLockDuration  time.Duration
 	QueueDeliveryLimit int
 
@@ -98,12 +100,13 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ClientIdleTimeout, "client-idle-timeout", 10*time.Minute, "a user's Kafka client unused for this long is closed")
 	fs.Float64Var(&cfg.LoginRate, "login-rate", 20, "new Kafka logins allowed per second across all users; beyond it requests get 429")
 
+	fs.DurationVar(&cfg.QueueLockDuration, "queue-lock-duration", 0, "how long a record handed out in queue mode stays locked before it is delivered again, set on each queue group as share.record.lock.duration.ms; 0: the broker's default (30s; brokers accept 15s to 60s unless configured otherwise)")
+	fs.IntVar(&cfg.QueueDeliveryLimit, "queue-delivery-limit", 0, "deliveries of a record in queue mode before Kafka archives it, set on each queue group as share.delivery.count.limit; 0: the broker's default (5; brokers accept 2 to 10 unless configured otherwise)")
+
 	// 2048 connections: the ingress controller in front multiplexes its
 	// clients over a few hundred keep-alive connections, and an open TLS
 	// connection holds tens of KiB, so the cap keeps a flood of them within
 	// the gateway's default 256 MiB and far from the file limit.
-	fs.DurationVar(&cfg.QueueLockDuration, "queue-lock-duration", 0, "how long a record handed out in queue mode stays locked for its client before it is delivered again (the share groups' share.record.lock.duration.ms); 0: the broker's default")
-	fs.IntVar(&cfg.QueueDeliveryLimit, "queue-delivery-limit", 0, "deliveries of a record in queue mode before Kafka archives it (share.delivery.count.limit); 0: the broker's default")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 2048, "most client connections held open; at the cap a new one replaces the longest idle, and when all are busy a few more serve only /healthz, /readyz and /metrics (other requests get 503) and the rest are closed on arrival")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request line and headers accepted, in bytes (larger is 431)")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client has to send a request's headers (and its TLS handshake) before the connection is closed")

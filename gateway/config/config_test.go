@@ -49,13 +49,15 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no Kafka":              {args: nil, want: "--kafka-brokers is required"},
-		"half a TLS pair":       {args: []string{"--kafka-brokers", "k:9092", "--tls-cert-file", "c.pem"}, want: "must be given together"},
-		"unknown mechanism":     {args: []string{"--kafka-brokers", "k:9092", "--kafka-sasl-mechanism", "GSSAPI"}, want: `"GSSAPI" is not one of`},
-		"unknown Kafka version": {args: []string{"--kafka-brokers", "k:9092", "--kafka-version", "three"}, want: "--kafka-version"},
-		"zero limit":            {args: []string{"--kafka-brokers", "k:9092", "--max-batch-messages", "0"}, want: "must be positive"},
-		"bad environment":       {env: map[string]string{"QAAS_MAX_MESSAGE_BYTES": "lots", "QAAS_KAFKA_BROKERS": "k:9092"}, want: "QAAS_MAX_MESSAGE_BYTES"},
-		"stray argument":        {args: []string{"--kafka-brokers", "k:9092", "extra"}, want: "unexpected arguments"},
+		"no Kafka":                {args: nil, want: "--kafka-brokers is required"},
+		"half a TLS pair":         {args: []string{"--kafka-brokers", "k:9092", "--tls-cert-file", "c.pem"}, want: "must be given together"},
+		"unknown mechanism":       {args: []string{"--kafka-brokers", "k:9092", "--kafka-sasl-mechanism", "GSSAPI"}, want: `"GSSAPI" is not one of`},
+		"unknown Kafka version":   {args: []string{"--kafka-brokers", "k:9092", "--kafka-version", "three"}, want: "--kafka-version"},
+		"zero limit":              {args: []string{"--kafka-brokers", "k:9092", "--max-batch-messages", "0"}, want: "must be positive"},
+		"bad environment":         {env: map[string]string{"QAAS_MAX_MESSAGE_BYTES": "lots", "QAAS_KAFKA_BROKERS": "k:9092"}, want: "QAAS_MAX_MESSAGE_BYTES"},
+		"stray argument":          {args: []string{"--kafka-brokers", "k:9092", "extra"}, want: "unexpected arguments"},
+		"negative lock duration":  {args: []string{"--kafka-brokers", "k:9092", "--queue-lock-duration", "-1s"}, want: "--queue-lock-duration"},
+		"negative delivery limit": {env: map[string]string{"QAAS_KAFKA_BROKERS": "k:9092", "QAAS_QUEUE_DELIVERY_LIMIT": "-3"}, want: "--queue-delivery-limit"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -72,6 +74,19 @@ func TestHelpIsNotAnError(t *testing.T) {
 	_, err := Parse([]string{"--help"}, env(nil), &out)
 	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "QAAS_KAFKA_BROKERS") {
 		t.Fatalf("--help: %v, output %q", err, out.String())
+	}
+}
+
+// The queue settings are the broker's defaults unless given; given, the
+// gateway holds them as they were written.
+func TestQueueSettings(t *testing.T) {
+	cfg, err := Parse([]string{"--kafka-brokers", "k:9092"}, env(nil), io.Discard)
+	if err != nil || cfg.QueueLockDuration != 0 || cfg.QueueDeliveryLimit != 0 {
+		t.Fatalf("defaults %+v, err %v: want 0 (the broker's defaults) for both", cfg, err)
+	}
+	cfg, err = Parse([]string{"--kafka-brokers", "k:9092", "--queue-lock-duration", "45s", "--queue-delivery-limit", "3"}, env(nil), io.Discard)
+	if err != nil || cfg.QueueLockDuration != 45*time.Second || cfg.QueueDeliveryLimit != 3 {
+		t.Fatalf("cfg %+v, err %v: want a 45s lock and 3 deliveries", cfg, err)
 	}
 }
 

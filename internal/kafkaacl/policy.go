@@ -22,14 +22,20 @@ type ACL struct {
 func Principal(user string) string { return "User:" + user }
 
 // ForUser are the rights of user with role: read = Describe and Read on
-// the topics and Read on the groups; readwrite adds Write on the topics.
-// Nothing at cluster level, so no tenant sees beyond its prefix.
+// the topics, and Read, AlterConfigs and DescribeConfigs on the groups;
+// readwrite adds Write on the topics. The group configs are for queue
+// mode: Kafka keeps a share group's settings (spec.queue) as configs of
+// that group, which the gateway sets, logged in as the user, on each queue
+// group it opens; both roles consume. Nothing at cluster level, so no
+// tenant sees beyond its prefix.
 func ForUser(user string, role queuev1alpha1.UserRole) []ACL {
 	p := Principal(user)
 	acls := []ACL{
 		{p, sarama.AclResourceTopic, sarama.AclOperationDescribe},
 		{p, sarama.AclResourceTopic, sarama.AclOperationRead},
 		{p, sarama.AclResourceGroup, sarama.AclOperationRead},
+		{p, sarama.AclResourceGroup, sarama.AclOperationAlterConfigs},
+		{p, sarama.AclResourceGroup, sarama.AclOperationDescribeConfigs},
 	}
 	if role == queuev1alpha1.RoleReadWrite {
 		acls = append(acls, ACL{p, sarama.AclResourceTopic, sarama.AclOperationWrite})

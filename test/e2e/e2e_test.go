@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/apicontract"
 	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
@@ -114,7 +115,7 @@ ingress: {domain: %q, className: traefik}
 	if want := "https://my-app.team-a." + ingressDomain; teamA.url != want {
 		t.Fatalf("the Secret's url is %q, want %q", teamA.url, want)
 	}
-	ingress, err := ingressEndpoint(teamA.url, []byte(teamA.ca))
+	ingress, err := ingressEndpoint(t, teamA.url, []byte(teamA.ca))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ ingress: {domain: %q, className: traefik}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "my-app-gateway"}, svc); err != nil {
 		t.Fatal(err)
 	}
-	service := plainEndpoint("http://" + svc.Spec.ClusterIP)
+	service := plainEndpoint(t, "http://"+svc.Spec.ClusterIP)
 	marker := "through-the-service-" + rand.Text()
 	if code, body, err := service.do("POST", "/topic/"+topic, adminUser, adminPassword, `[{"Value":"`+marker+`"}]`); err != nil || code != 200 {
 		t.Fatalf("POST through the Service: %d %s %v", code, body, err)
@@ -186,6 +187,9 @@ ingress: {domain: %q, className: traefik}
 	if err := c.List(ctx, deps, client.InNamespace(operatorNamespace)); err != nil || len(deps.Items) != 0 {
 		t.Fatalf("after helm uninstall: %d Deployments left in %s (%v)", len(deps.Items), operatorNamespace, err)
 	}
+	if doc, err := apicontract.Load(); err == nil {
+		phase(t, "openapi.json: %d answers of the gateways checked, %d closed before they were read (not checked)", doc.Checked.Load(), doc.Unread.Load())
+	}
 	phase(t, "done")
 }
 
@@ -203,13 +207,14 @@ func waitForRoute(t *testing.T, ep *endpoint) {
 }
 
 // readmeCurls are README's three OVH curl lines, made to fail on an HTTP
-// error.
+// error and to keep their answer for a check against openapi.json
+// (curlCapture).
 func readmeCurls(t *testing.T) []string {
 	t.Helper()
 	var curls []string
 	for _, l := range readmeBlock(t, "curl -u $SASL_USERNAME:$SASL_PASSWORD -XPOST $URL/topic/$TOPIC -d") {
 		if strings.HasPrefix(l, "curl ") {
-			curls = append(curls, strings.Replace(l, "curl ", "curl -sS --fail-with-body --max-time 20 ", 1))
+			curls = append(curls, strings.Replace(l, "curl ", "curl -sS --fail-with-body --max-time 20 "+curlCapture+" ", 1)+" >"+curlRequestFile)
 		}
 	}
 	if len(curls) != 3 {
@@ -219,15 +224,18 @@ func readmeCurls(t *testing.T) []string {
 }
 
 // runReadmeLine runs README's credentials lines and then its curl line i in
-// bash, as a user pastes them, and returns what it printed.
+// bash, as a user pastes them, checks the answer against openapi.json and
+// returns its body.
 func runReadmeLine(t *testing.T, e env, i int) string {
 	t.Helper()
 	line := readmeCurls(t)[i]
-	out, err := e.tryIn(t.TempDir(), "", "bash", "-c", script(append(readmeBlock(t, "secret() {"), line)...))
+	dir := t.TempDir()
+	out, err := e.tryIn(dir, "", "bash", "-c", script(append(readmeBlock(t, "secret() {"), line)...))
+	body := checkCurlAnswer(t, dir, line)
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", line, err, out)
+		t.Fatalf("%s: %v\n%s%s", line, err, out, body)
 	}
-	return out
+	return body
 }
 
 // runReadmeCurls runs README's three OVH curl lines and checks what they
@@ -276,7 +284,7 @@ spec:
 `)
 	e.kubectlRun(t, "-n", "team-b", "wait", "--for=condition=Ready", "queueapp/other", "--timeout=3m")
 	teamB := readCredentials(t, c, "team-b", "other")
-	teamBIngress, err := ingressEndpoint(teamB.url, []byte(teamB.ca))
+	teamBIngress, err := ingressEndpoint(t, teamB.url, []byte(teamB.ca))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,7 +632,7 @@ func bothPodsServeOneGroup(t *testing.T, c client.Client, topic, user, password 
 	}
 	var eps []*endpoint
 	for _, p := range pods {
-		eps = append(eps, plainEndpoint("http://"+p.Status.PodIP+":8080"))
+		eps = append(eps, plainEndpoint(t, "http://"+p.Status.PodIP+":8080"))
 	}
 	prefix := "replicas-" + rand.Text() + "-"
 	var batch []string

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queuev1alpha1 "qaas.dev/qaas/api/v1alpha1"
+	"qaas.dev/qaas/internal/apicontract"
 	"qaas.dev/qaas/internal/embeddedkafka"
 )
 
@@ -155,8 +156,9 @@ type endpoint struct {
 
 // ingressEndpoint reaches url's host through the Ingress controller,
 // trusting ca: what a client with the Secret's url and ca.crt does, with
-// the host name resolved to the controller.
-func ingressEndpoint(url string, ca []byte) (*endpoint, error) {
+// the host name resolved to the controller. Every answer of a gateway is
+// checked against openapi.json, a mismatch failing t when it ends.
+func ingressEndpoint(t *testing.T, url string, ca []byte) (*endpoint, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
 		return nil, fmt.Errorf("no certificate in the endpoint's CA")
@@ -169,12 +171,23 @@ func ingressEndpoint(url string, ca []byte) (*endpoint, error) {
 		},
 		MaxIdleConnsPerHost: 16,
 	}
-	return &endpoint{url: url, client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}, nil
+	ep := &endpoint{url: url, client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
+	contract := apicontract.Watch(t, ep.client)
+	contract.IsProxyAnswer = ingressOwnAnswer
+	t.Cleanup(func() {
+		t.Logf("  %s: %d answers written by the Ingress controller itself (not a gateway's, not checked against openapi.json)", url, contract.ProxyAnswers.Load())
+	})
+	return ep, nil
 }
 
-// plainEndpoint reaches a gateway over plain HTTP (a Service from the node).
-func plainEndpoint(url string) *endpoint {
-	return &endpoint{url: url, client: &http.Client{Timeout: 30 * time.Second}}
+// plainEndpoint reaches a gateway over plain HTTP (a Service or a pod from
+// the node). Every answer is checked against openapi.json, a mismatch
+// failing t when it ends.
+func plainEndpoint(t *testing.T, url string) *endpoint {
+	t.Helper()
+	ep := &endpoint{url: url, client: &http.Client{Timeout: 30 * time.Second}}
+	apicontract.Watch(t, ep.client)
+	return ep
 }
 
 // do sends one request and returns the status and body.
