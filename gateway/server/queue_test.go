@@ -89,8 +89,8 @@ func queueValues(recs []queued) string {
 // again, released ones come again at once with their delivery count one
 // higher, and records nobody acknowledged come again after their lock.
 func TestQueueModeOnOneReplica(t *testing.T) {
-	tb := startBroker(t, queueBroker(4*time.Second, 5))
-	rs := startReplicas(t, tb, 1, "--queue-lock-duration=4s")
+	tb := startBroker(t, queueBroker(5*time.Second, 5))
+	rs := startReplicas(t, tb, 1, "--queue-lock-duration=5s")
 	gw := rs.replicas[0]
 	pass := tb.passwords[userA]
 	rs.postNumbered(t, userA, pass, topicA, 6, 6)
@@ -149,8 +149,8 @@ func TestQueueModeEightConsumersThreeReplicas(t *testing.T) {
 		total = 20000
 		limit = 4 // deliveries before Kafka archives a record
 	)
-	tb := startBroker(t, queueBroker(3*time.Second, limit))
-	rs := startReplicas(t, tb, 3, "--queue-lock-duration=3s", fmt.Sprintf("--queue-delivery-limit=%d", limit))
+	tb := startBroker(t, queueBroker(5*time.Second, limit))
+	rs := startReplicas(t, tb, 3, "--queue-lock-duration=5s", fmt.Sprintf("--queue-delivery-limit=%d", limit))
 	pass := tb.passwords[userA]
 	rs.postNumbered(t, userA, pass, topicA, total, 1000)
 	// Records that every consumer releases (a poison message) and that
