@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"qaas.dev/qaas/gateway/kafka"
@@ -53,36 +54,39 @@ var (
 	outcomeNames = map[kafka.Outcome]string{kafka.Accept: "accept", kafka.Release: "release", kafka.Reject: "reject"}
 )
 
-// receipt is what a receipt seals besides its holder: the record and the
-// group member that holds it.
+// receipt is what a receipt seals besides its holder: the record, whose
+// it is, and the group member and batch it was handed out in.
 type receipt struct {
-	topic, group string
-	member       uint64
-	partition    int32
-	offset       int64
+	user, topic, group string
+	member, batch      uint64
+	partition          int32
+	offset             int64
 }
 
 // receiptPrefix keeps receipts and commit tokens apart: both are sealed
 // with the same key.
 const receiptPrefix = "queue"
 
+// String is the receipt's sealed text, its fields apart by NUL, which no
+// field holds: logins refuse control characters, and names, numbers.
 func (rc receipt) String() string {
-	return strings.Join([]string{receiptPrefix, rc.topic, rc.group, strconv.FormatUint(rc.member, 10),
-		strconv.Itoa(int(rc.partition)), strconv.FormatInt(rc.offset, 10)}, " ")
+	return strings.Join([]string{receiptPrefix, rc.user, rc.topic, rc.group, strconv.FormatUint(rc.member, 10),
+		strconv.FormatUint(rc.batch, 10), strconv.Itoa(int(rc.partition)), strconv.FormatInt(rc.offset, 10)}, "\x00")
 }
 
 func parseReceipt(s string) (receipt, bool) {
-	f := strings.Split(s, " ")
-	if len(f) != 6 || f[0] != receiptPrefix {
+	f := strings.Split(s, "\x00")
+	if len(f) != 8 || f[0] != receiptPrefix {
 		return receipt{}, false
 	}
-	member, err1 := strconv.ParseUint(f[3], 10, 64)
-	partition, err2 := strconv.ParseInt(f[4], 10, 32)
-	offset, err3 := strconv.ParseInt(f[5], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
+	member, err1 := strconv.ParseUint(f[4], 10, 64)
+	batch, err2 := strconv.ParseUint(f[5], 10, 64)
+	partition, err3 := strconv.ParseInt(f[6], 10, 32)
+	offset, err4 := strconv.ParseInt(f[7], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return receipt{}, false
 	}
-	return receipt{topic: f[1], group: f[2], member: member, partition: int32(partition), offset: offset}, true
+	return receipt{user: f[1], topic: f[2], group: f[3], member: member, batch: batch, partition: int32(partition), offset: offset}, true
 }
 
 // queueConsume answers a GET with ?mode=queue.
@@ -111,7 +115,7 @@ func (s *server) queueConsume(w http.ResponseWriter, r *http.Request, user *kafk
 		buf = append(buf[:len(buf)-1], `,"DeliveryCount":`...)
 		buf = strconv.AppendInt(buf, int64(rec.DeliveryCount), 10)
 		buf = append(buf, `,"Receipt":"`...)
-		buf = append(buf, s.tokens.seal(s.self(), receipt{topic: topic, group: p.group, member: b.Member, partition: m.Partition, offset: m.Offset}.String())...)
+		buf = append(buf, s.tokens.seal(s.self(), receipt{user: user.Name, topic: topic, group: p.group, member: b.Member, batch: b.Batch, partition: m.Partition, offset: m.Offset}.String())...)
 		buf = append(buf, `"}`...)
 	}
 	buf = append(buf, "]\n"...)
@@ -134,7 +138,7 @@ func (s *server) queueConsume(w http.ResponseWriter, r *http.Request, user *kafk
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), ackTimeoutPerHolder)
 		defer cancel()
-		user.QueueAck(ctx, topic, user.Name+"."+p.group, b.Member, acks)
+		user.QueueAck(ctx, topic, user.Name+"."+p.group, b.Member, b.Batch, acks)
 		return nil
 	}
 	s.metrics.consumed.Add(float64(len(b.Records)))
@@ -207,8 +211,8 @@ func (s *server) ack(w http.ResponseWriter, r *http.Request) error {
 		if !ok || !isReceipt {
 			return badRequest(fmt.Sprintf("receipt %d is not a receipt this application handed out", i+1))
 		}
-		if rc.topic != topic || rc.group != group {
-			return badRequest(fmt.Sprintf("receipt %d was handed out for group %s of topic %s, not this one", i+1, rc.group, rc.topic))
+		if rc.user != user.Name || rc.topic != topic || rc.group != group {
+			return badRequest(fmt.Sprintf("receipt %d was not handed out to this user for group %s of topic %s", i+1, group, topic))
 		}
 		h := byHolder[holder]
 		if h == nil {
@@ -239,17 +243,19 @@ func (s *server) ackHere(ctx context.Context, user *kafka.User, topic, group str
 	ctx, cancel := context.WithTimeout(ctx, ackTimeoutPerHolder)
 	defer cancel()
 	results := make([]ackResult, len(acks))
-	// A request's receipts may come from several GETs: one call per member.
-	byMember := map[uint64][]int{}
+	// A request's receipts may come from several GETs: one call per batch.
+	type batchKey struct{ member, batch uint64 }
+	byBatch := map[batchKey][]int{}
 	for i, rc := range recs {
-		byMember[rc.member] = append(byMember[rc.member], i)
+		k := batchKey{rc.member, rc.batch}
+		byBatch[k] = append(byBatch[k], i)
 	}
-	for member, idx := range byMember {
-		memberAcks := make([]kafka.QueueAck, len(idx))
+	for k, idx := range byBatch {
+		batchAcks := make([]kafka.QueueAck, len(idx))
 		for j, i := range idx {
-			memberAcks[j] = acks[i]
+			batchAcks[j] = acks[i]
 		}
-		errs := user.QueueAck(ctx, topic, user.Name+"."+group, member, memberAcks)
+		errs := user.QueueAck(ctx, topic, user.Name+"."+group, k.member, k.batch, batchAcks)
 		for j, i := range idx {
 			results[i] = ackOutcome(errs[j])
 			label := results[i].Result
@@ -279,6 +285,7 @@ func ackOutcome(err error) ackResult {
 // record.
 type peerAck struct {
 	Member    uint64        `json:"member"`
+	Batch     uint64        `json:"batch"`
 	Partition int32         `json:"partition"`
 	Offset    int64         `json:"offset"`
 	Outcome   kafka.Outcome `json:"outcome"`
@@ -297,7 +304,7 @@ func (p *Peers) queueAck(ctx context.Context, addr, auth, topic, group string, r
 	}
 	body := make([]peerAck, len(acks))
 	for i, a := range acks {
-		body[i] = peerAck{Member: recs[i].member, Partition: a.Partition, Offset: a.Offset, Outcome: a.Outcome}
+		body[i] = peerAck{Member: recs[i].member, Batch: recs[i].batch, Partition: a.Partition, Offset: a.Offset, Outcome: a.Outcome}
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -314,6 +321,12 @@ func (p *Peers) queueAck(ctx context.Context, addr, auth, topic, group string, r
 	req.Header.Set(PeerTokenHeader, p.Token)
 	resp, err := p.client.Do(req)
 	if err != nil {
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			// The holder may be alive and still hold the records.
+			for i := range results {
+				results[i] = ackResult{Result: ackFailed, Message: "the gateway replica holding the record did not answer: retry until Kafka-Locked-Until"}
+			}
+		}
 		return results
 	}
 	defer resp.Body.Close()
@@ -351,7 +364,11 @@ func (s *server) peerQueueAck(w http.ResponseWriter, r *http.Request) {
 	recs := make([]receipt, len(body))
 	acks := make([]kafka.QueueAck, len(body))
 	for i, a := range body {
-		recs[i] = receipt{topic: topic, group: group, member: a.Member, partition: a.Partition, offset: a.Offset}
+		if outcomeNames[a.Outcome] == "" {
+			s.writeError(w, r, badRequest("an acknowledgement's outcome must be accept, release or reject"))
+			return
+		}
+		recs[i] = receipt{user: user.Name, topic: topic, group: group, member: a.Member, batch: a.Batch, partition: a.Partition, offset: a.Offset}
 		acks[i] = kafka.QueueAck{Partition: a.Partition, Offset: a.Offset, Outcome: a.Outcome}
 	}
 	_ = writeJSON(w, http.StatusOK, s.ackHere(r.Context(), user, topic, group, recs, acks))

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -66,7 +67,9 @@ type QueueRecord struct {
 // QueueBatch is what a queue-mode GET hands out: records locked for this
 // request by one member, which Ack settles.
 type QueueBatch struct {
-	Member  uint64
+	Member uint64
+	// Batch tells this batch from the member's others.
+	Batch   uint64
 	Records []QueueRecord
 }
 
@@ -98,6 +101,20 @@ var ErrReceiptExpired = errors.New("receipt expired")
 // on topic, waiting up to wait for the first. The caller writes them to
 // its client; they stay locked until QueueAck or their lock runs out.
 func (u *User) QueueFetch(ctx context.Context, topic, groupID string, limit int, wait time.Duration) (*QueueBatch, error) {
+	if isClosed(u.draining) {
+		return nil, errDraining
+	}
+	// A replica shutting down hands out nothing more: what it handed out
+	// it gives back as it leaves.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-u.draining:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var m *queueMember
 	for m == nil {
 		q := u.queue(topic, groupID)
@@ -107,11 +124,16 @@ func (u *User) QueueFetch(ctx context.Context, topic, groupID string, limit int,
 		var err error
 		m, err = q.take(limit)
 		if err != nil && !errors.Is(err, errQueueDropped) {
+			// A queue left without members is forgotten, not kept open.
+			u.dropQueue(q)
 			return nil, err
 		}
 	}
 	q := m.queue
-	recs, err := m.poll(ctx, limit, wait)
+	batch, recs, err := m.poll(ctx, limit, wait)
+	if err == nil && len(recs) == 0 && isClosed(u.draining) {
+		err = errDraining
+	}
 	if err != nil || len(recs) == 0 {
 		q.put(m)
 		// A fetch still under way when the wait ended can bring records
@@ -119,13 +141,13 @@ func (u *User) QueueFetch(ctx context.Context, topic, groupID string, limit int,
 		time.AfterFunc(lateFetch, func() { q.releaseLate(m) })
 		return &QueueBatch{Member: m.id}, err
 	}
-	return &QueueBatch{Member: m.id, Records: recs}, nil
+	return &QueueBatch{Member: m.id, Batch: batch, Records: recs}, nil
 }
 
-// QueueAck settles records that member of user's share group groupID on
-// topic handed out. The error of each ack is nil, ErrReceiptExpired, or
-// what Kafka answered.
-func (u *User) QueueAck(ctx context.Context, topic, groupID string, member uint64, acks []QueueAck) []error {
+// QueueAck settles records of batch that member of user's share group
+// groupID on topic handed out. The error of each ack is nil,
+// ErrReceiptExpired, or what Kafka answered.
+func (u *User) QueueAck(ctx context.Context, topic, groupID string, member, batch uint64, acks []QueueAck) []error {
 	errs := make([]error, len(acks))
 	u.queuesMu.Lock()
 	q := u.queues[memberKey{topic, groupID}]
@@ -142,7 +164,8 @@ func (u *User) QueueAck(ctx context.Context, topic, groupID string, member uint6
 		}
 		return errs
 	}
-	if m.ack(ctx, acks, errs) {
+	if m.ack(ctx, batch, acks, errs) {
+		m.releaseBuffered()
 		q.put(m)
 	}
 	return errs
@@ -301,12 +324,15 @@ func (q *queue) retire(m *queueMember) {
 	}
 }
 
-// close closes every member: what they hold goes back to the group.
+// close closes every member once what it handed out is settled or its
+// lock ran out; meanwhile the members still take acknowledgements.
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
-	members := q.members
-	q.members = map[uint64]*queueMember{}
+	members := make([]*queueMember, 0, len(q.members))
+	for _, m := range q.members {
+		members = append(members, m)
+	}
 	q.free = nil
 	q.mu.Unlock()
 	var wg sync.WaitGroup
@@ -314,6 +340,9 @@ func (q *queue) close() {
 		wg.Go(m.close)
 	}
 	wg.Wait()
+	q.mu.Lock()
+	q.members = map[uint64]*queueMember{}
+	q.mu.Unlock()
 }
 
 // dropQueue forgets q if it is still the user's queue of its group and has
@@ -330,15 +359,23 @@ func (u *User) dropQueue(q *queue) {
 	}
 }
 
-// closeQueues closes all of the user's queues.
+// closeQueues closes all of the user's queues; they take acknowledgements
+// until they are closed.
 func (u *User) closeQueues() {
 	u.queuesMu.Lock()
-	queues := u.queues
-	u.queues = map[memberKey]*queue{}
+	queues := make(map[memberKey]*queue, len(u.queues))
+	maps.Copy(queues, u.queues)
 	u.queuesMu.Unlock()
 	var wg sync.WaitGroup
 	for _, q := range queues {
 		wg.Go(q.close)
 	}
 	wg.Wait()
+	u.queuesMu.Lock()
+	for key, q := range queues {
+		if u.queues[key] == q {
+			delete(u.queues, key)
+		}
+	}
+	u.queuesMu.Unlock()
 }

@@ -32,6 +32,10 @@ type QueueSettings struct {
 // records; a GET's own wait is made of as many as fit.
 const queueFetchWait = 500 * time.Millisecond
 
+// queueConnIdle is how long a share group member's idle connections stay
+// open.
+const queueConnIdle = 11 * time.Minute
+
 // saslMechanism is the user's login as kgo takes it.
 func saslMechanism(mechanism, user, password string) sasl.Mechanism {
 	switch mechanism {
@@ -71,6 +75,11 @@ func (o Options) shareMemberOptions(user, password, topic, groupID string, limit
 		kgo.ShareMaxRecordsStrict(),
 		kgo.ShareAckCallback(onAck),
 		kgo.FetchMaxWait(queueFetchWait),
+		// A member holding a batch sends nothing on its fetch connection
+		// until the batch is settled, and the broker gives back what a
+		// closed connection held: idle connections live longer than the
+		// longest lock the gateway takes (config.MaxQueueLock).
+		kgo.ConnIdleTimeout(queueConnIdle),
 		// A fetch holds at most one message's worth beyond its first
 		// record (see queueMemberBytes).
 		kgo.FetchMaxBytes(int32(o.fetchUnit())),

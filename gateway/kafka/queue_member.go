@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"time"
@@ -11,9 +13,14 @@ import (
 )
 
 // lockMargin is taken off a record's lock when it is handed out: an
-// acknowledgement needs a round trip to Kafka before the broker's lock
-// runs out, and the broker starts the lock before its answer is sent.
+// acknowledgement needs a round trip to Kafka, perhaps through another
+// replica, before the broker's lock runs out, and the broker starts the
+// lock before its answer is sent.
 const lockMargin = time.Second
+
+// minHandOut is the least lock a record is handed out with; one that has
+// less left (it waited in the member's buffer) goes back to the group.
+const minHandOut = time.Second
 
 // defaultLock stands for a lock the broker did not say the length of.
 const defaultLock = 30 * time.Second
@@ -29,13 +36,18 @@ type queueMember struct {
 	// idle retires the member once it was free for queueMemberIdle.
 	idle *time.Timer
 
-	// mu serializes polls, acknowledgements and expiry.
-	mu sync.Mutex
-	// held are the records handed out and awaiting an outcome, until
-	// lockedUntil; expiry releases them then.
+	// pollMu serializes the client's polls.
+	pollMu sync.Mutex
+
+	// mu guards the batch handed out: its records awaiting an outcome,
+	// until lockedUntil, when expiry releases them.
+	mu          sync.Mutex
+	batch       uint64
 	held        map[recordKey]*kgo.Record
 	lockedUntil time.Time
 	expiry      *time.Timer
+	// settled is closed when the batch has no record awaiting an outcome.
+	settled chan struct{}
 
 	resultsMu sync.Mutex
 	results   kgo.ShareAckResults
@@ -71,11 +83,12 @@ func (m *queueMember) collectResults(_ *kgo.Client, rs kgo.ShareAckResults) {
 	m.resultsMu.Unlock()
 }
 
-// poll hands out up to limit records, waiting up to wait for the first.
+// poll hands out up to limit records as a new batch, waiting up to wait
+// for the first; it is called only while nothing awaits an outcome.
 // Nothing is held when it returns none.
-func (m *queueMember) poll(ctx context.Context, limit int, wait time.Duration) ([]QueueRecord, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (m *queueMember) poll(ctx context.Context, limit int, wait time.Duration) (batch uint64, recs []QueueRecord, err error) {
+	m.pollMu.Lock()
+	defer m.pollMu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var fetches kgo.Fetches
@@ -85,40 +98,66 @@ func (m *queueMember) poll(ctx context.Context, limit int, wait time.Duration) (
 			break
 		}
 		if err := fetchError(fetches); err != nil {
-			return nil, queueError(err, m.queue.groupID)
+			return 0, nil, queueError(err, m.queue.groupID)
 		}
 	}
-	recs := fetches.Records()
-	if len(recs) == 0 {
-		if err := fetchError(fetches); err != nil {
-			return nil, queueError(err, m.queue.groupID)
-		}
-		if fetches.IsClientClosed() {
-			return nil, newError(KindUnavailable, ErrDraining, "the gateway is shutting down")
-		}
-		return nil, nil
-	}
-	// Every record of the batch gets the earliest lock of them, so that
-	// one deadline covers the batch.
+	now := time.Now()
+	var handOut, stale []*kgo.Record
 	until := time.Time{}
-	for _, r := range recs {
+	for _, r := range fetches.Records() {
 		d := r.AcquisitionDeadline()
 		if d.IsZero() {
-			d = time.Now().Add(defaultLock)
+			d = now.Add(defaultLock)
 		}
+		d = d.Add(-lockMargin)
+		if d.Sub(now) < minHandOut {
+			// It waited in the buffer, fetched while the member still
+			// held its previous batch: too little of its lock is left.
+			stale = append(stale, r)
+			continue
+		}
+		handOut = append(handOut, r)
 		if until.IsZero() || d.Before(until) {
 			until = d
 		}
 	}
-	until = until.Add(-lockMargin)
-	out := make([]QueueRecord, len(recs))
-	for i, r := range recs {
+	if len(stale) > 0 {
+		for _, r := range stale {
+			r.Ack(kgo.AckRelease)
+		}
+		m.flushFor(10 * time.Second)
+	}
+	if len(handOut) == 0 {
+		if err := fetchError(fetches); err != nil {
+			return 0, nil, queueError(err, m.queue.groupID)
+		}
+		if fetches.IsClientClosed() {
+			return 0, nil, errDraining
+		}
+		return 0, nil, nil
+	}
+	// Every record of the batch gets the earliest lock of them, so that
+	// one deadline covers the batch.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.batch = randomID()
+	m.settled = make(chan struct{})
+	recs = make([]QueueRecord, len(handOut))
+	for i, r := range handOut {
 		m.held[recordKey{r.Partition, r.Offset}] = r
-		out[i] = QueueRecord{Message: consumerMessage(r), DeliveryCount: int(r.DeliveryCount()), LockedUntil: until}
+		recs[i] = QueueRecord{Message: consumerMessage(r), DeliveryCount: int(r.DeliveryCount()), LockedUntil: until}
 	}
 	m.lockedUntil = until
 	m.expiry = time.AfterFunc(time.Until(until), m.expire)
-	return out, nil
+	return m.batch, recs, nil
+}
+
+// randomID names a batch, so that a receipt of an earlier batch, or of
+// another member that had the same id, never settles this one.
+func randomID() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // fetchError is the first error of fetches that is not the end of a wait.
@@ -145,31 +184,36 @@ func consumerMessage(r *kgo.Record) *sarama.ConsumerMessage {
 	return msg
 }
 
-// ack gives held records their outcomes and sends them to Kafka, setting
-// errs[i] for acks[i] that failed; it tells whether the member holds
-// nothing any more.
-func (m *queueMember) ack(ctx context.Context, acks []QueueAck, errs []error) bool {
+// ack gives records of batch their outcomes and sends them to Kafka,
+// setting errs[i] for acks[i] that failed; it tells whether this settled
+// the batch.
+func (m *queueMember) ack(ctx context.Context, batch uint64, acks []QueueAck, errs []error) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.held) == 0 {
+	if batch != m.batch || len(m.held) == 0 || !time.Now().Before(m.lockedUntil) {
+		m.mu.Unlock()
 		for i := range errs {
 			errs[i] = ErrReceiptExpired
 		}
-		return false // free already, or being retired
+		return false
 	}
-	expired := !time.Now().Before(m.lockedUntil)
 	var sent []int
 	for i, a := range acks {
 		key := recordKey{a.Partition, a.Offset}
 		r := m.held[key]
-		if r == nil || expired {
-			errs[i] = ErrReceiptExpired
+		if r == nil {
+			errs[i] = ErrReceiptExpired // settled already
 			continue
 		}
 		r.Ack(kgo.AckStatus(a.Outcome))
 		delete(m.held, key)
 		sent = append(sent, i)
 	}
+	settled := len(m.held) == 0
+	if settled {
+		m.expiry.Stop()
+		close(m.settled)
+	}
+	m.mu.Unlock()
 	if len(sent) > 0 {
 		failed, all := m.flush(ctx)
 		for _, i := range sent {
@@ -181,18 +225,14 @@ func (m *queueMember) ack(ctx context.Context, acks []QueueAck, errs []error) bo
 			}
 		}
 	}
-	if len(m.held) == 0 {
-		m.expiry.Stop()
-		return true
-	}
-	return false
+	return settled
 }
 
 // expire gives back, for another delivery, what the client did not
 // acknowledge in time, and frees the member.
 func (m *queueMember) expire() {
 	m.mu.Lock()
-	if len(m.held) == 0 || time.Now().Before(m.lockedUntil) {
+	if len(m.held) == 0 {
 		m.mu.Unlock()
 		return
 	}
@@ -200,17 +240,19 @@ func (m *queueMember) expire() {
 		r.Ack(kgo.AckRelease)
 		delete(m.held, key)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_, _ = m.flush(ctx)
-	cancel()
+	close(m.settled)
 	m.mu.Unlock()
+	m.flushFor(10 * time.Second)
+	m.releaseBuffered()
 	m.queue.put(m)
 }
 
-// releaseBuffered gives back the records m fetched that no GET took.
+// releaseBuffered gives back the records m fetched that no GET took: a
+// fetch that landed after its GET stopped waiting, or one kgo made while
+// the member still held its batch.
 func (m *queueMember) releaseBuffered() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.pollMu.Lock()
+	defer m.pollMu.Unlock()
 	// kgo takes a nil context as "what is buffered, without waiting".
 	//lint:ignore SA1012 see above
 	fetches := m.cl.PollRecords(nil, m.limit)
@@ -218,14 +260,22 @@ func (m *queueMember) releaseBuffered() {
 		return
 	}
 	fetches.EachRecord(func(r *kgo.Record) { r.Ack(kgo.AckRelease) })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	m.flushFor(10 * time.Second)
+}
+
+// flushFor flushes, waiting up to d; what it could not send, the broker
+// releases when its lock runs out.
+func (m *queueMember) flushFor(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	_, _ = m.flush(ctx)
 }
 
 // flush sends the outcomes given so far. It returns the partitions Kafka
 // did not take them for, with why, or an error for all of them when the
-// flush did not finish.
+// flush did not finish. Two flushes at once may each see the other's
+// results: a failure is then reported for both, never a success for a
+// failure.
 func (m *queueMember) flush(ctx context.Context) (map[int32]error, error) {
 	m.resultsMu.Lock()
 	m.results = nil
@@ -244,8 +294,18 @@ func (m *queueMember) flush(ctx context.Context) (map[int32]error, error) {
 	return failed, nil
 }
 
-// close leaves the group; kgo gives back what the member held.
+// close leaves the group once the batch handed out is settled or its lock
+// ran out, at the latest; kgo gives back what the member still holds.
 func (m *queueMember) close() {
+	m.mu.Lock()
+	settled, until := m.settled, m.lockedUntil
+	m.mu.Unlock()
+	if settled != nil {
+		select {
+		case <-settled:
+		case <-time.After(time.Until(until)):
+		}
+	}
 	m.mu.Lock()
 	if m.expiry != nil {
 		m.expiry.Stop()

@@ -87,52 +87,57 @@ func queueValues(recs []queued) string {
 
 // A queue group hands each record to one GET; accepted records never come
 // again, released ones come again at once with their delivery count one
-// higher, and records nobody acknowledged come again after their lock.
+// higher, and records nobody acknowledged come again after their lock. A
+// receipt of a batch whose lock ran out settles nothing, even once its
+// member hands the same records out again.
 func TestQueueModeOnOneReplica(t *testing.T) {
 	tb := startBroker(t, queueBroker(5*time.Second, 5))
 	rs := startReplicas(t, tb, 1, "--queue-lock-duration=5s")
 	gw := rs.replicas[0]
 	pass := tb.passwords[userA]
 	rs.postNumbered(t, userA, pass, topicA, 6, 6)
+	expect := func(what string, res []ackResult, want string) {
+		t.Helper()
+		for _, r := range res {
+			if r.Result != want {
+				t.Fatalf("%s: %+v, want %s", what, r, want)
+			}
+		}
+	}
 
 	first := queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=2")
 	if queueValues(first) != "0,1" || first[0].DeliveryCount != 1 {
-		t.Fatalf("first GET: %+v", first)
+		t.Fatalf("first GET: %s %+v", queueValues(first), first)
 	}
+	expect("accept", queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", first), "acknowledged")
 	second := queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=2")
 	if queueValues(second) != "2,3" {
 		t.Fatalf("second GET: %s", queueValues(second))
 	}
-	for _, res := range queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", first) {
-		if res.Result != "acknowledged" {
-			t.Fatalf("accept: %+v", res)
-		}
-	}
-	queueAck(t, rs, gw, userA, pass, topicA, "q", "release", second)
+	expect("release", queueAck(t, rs, gw, userA, pass, topicA, "q", "release", second), "acknowledged")
 	again := queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=2")
-	if queueValues(again) != "2,3" || again[0].DeliveryCount != 2 {
-		t.Fatalf("after release: %s %+v", queueValues(again), again)
+	if queueValues(again) != "2,3" || again[0].DeliveryCount != second[0].DeliveryCount+1 {
+		t.Fatalf("after a release: %s %+v, want 2,3 delivered once more", queueValues(again), again)
 	}
-	// Not acknowledged: back after the lock.
+
+	// Not acknowledged: back after the lock, to the next GETs, which use
+	// the same member once it is free again.
 	start := time.Now()
 	var back []queued
-	for time.Since(start) < 15*time.Second && len(back) == 0 {
-		back = queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=10&timeout=1")
+	for time.Since(start) < 20*time.Second && len(back) == 0 {
+		back = queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=2&timeout=1")
 		if queueValues(back) == "4,5" {
-			queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", back)
+			expect("accept", queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", back), "acknowledged")
 			back = nil
 		}
 	}
-	if queueValues(back) != "2,3" || back[0].DeliveryCount != 3 {
+	if queueValues(back) != "2,3" || back[0].DeliveryCount != again[0].DeliveryCount+1 {
 		t.Fatalf("after the lock ran out: %s %+v", queueValues(back), back)
 	}
-	// An expired receipt says so.
-	for _, res := range queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", again) {
-		if res.Result != "expired" {
-			t.Fatalf("ack of an expired receipt: %+v", res)
-		}
-	}
-	queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", back)
+	// The receipts of the batch whose lock ran out settle nothing, though
+	// the same records are held again.
+	expect("ack of an expired receipt", queueAck(t, rs, gw, userA, pass, topicA, "q", "reject", again), "expired")
+	expect("accept", queueAck(t, rs, gw, userA, pass, topicA, "q", "accept", back), "acknowledged")
 	if rest := queueGet(t, rs, gw, userA, pass, topicA, "q", "&limit=10&timeout=1"); len(rest) != 0 {
 		t.Fatalf("after every record was accepted: %s", queueValues(rest))
 	}
@@ -440,6 +445,9 @@ func TestQueueModeRefusals(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want 400 naming %s", bad.query, r.status, r.body, bad.want)
 		}
 	}
+	if r, _ := rs.callOn(gw, http.MethodGet, "/topic/"+topicA+"?mode=queue&partition=0&offset=earliest", userA, pass, ""); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "mode=queue") {
+		t.Errorf("GET mode=queue with a position: %d %s, want 400 naming mode=queue", r.status, r.body)
+	}
 	if r, _ := rs.callOn(gw, http.MethodGet, "/topic/"+topicA+"?group=q&mode=queue", userB, passB, ""); r.status != http.StatusForbidden {
 		t.Errorf("another tenant's queue GET: %d %s, want 403", r.status, r.body)
 	}
@@ -452,6 +460,7 @@ func TestQueueModeRefusals(t *testing.T) {
 		{"/topic/" + topicA + "/ack?group=q", userA, pass, `[]`},
 		{"/topic/" + topicA + "/ack?group=q", userA, pass, `{"Receipt":"x"}`},
 		{"/topic/" + topicA + "/ack?group=q", userA, pass, `[` + good + `,{"Receipt":"made-up"}]`},
+		{"/topic/" + topicA + "/ack?group=q", userA, pass, `[` + good + `] [` + good + `]`},
 		{"/topic/" + topicA + "/ack?group=q", userA, pass, `[` + good + `,{"Receipt":"` + string(forged) + `"}]`},
 		{"/topic/" + topicA + "/ack?group=q", userA, pass, fmt.Sprintf(`[{"Receipt":%q,"Outcome":"done"}]`, recs[0].Receipt)},
 		{"/topic/" + topicA + "/ack?group=q", userA, pass, fmt.Sprintf(`[{"Receipt":%q,"Outcom":"accept"}]`, recs[0].Receipt)},
@@ -465,9 +474,17 @@ func TestQueueModeRefusals(t *testing.T) {
 	if r, _ := rs.callOn(gw, http.MethodPost, "/topic/"+topicA+"/ack?group=q", "", "", `[`+good+`]`); r.status != http.StatusUnauthorized {
 		t.Errorf("ack without credentials: %d, want 401", r.status)
 	}
-	// Another tenant holds none of tenant A's records.
-	if r, _ := rs.callOn(gw, http.MethodPost, "/topic/"+topicA+"/ack?group=q", userB, passB, `[`+good+`]`); r.status != http.StatusOK || !strings.Contains(string(r.body), "expired") {
-		t.Errorf("another tenant's ack: %d %s, want the receipt expired for it", r.status, r.body)
+	// A receipt is good for the user it was handed to only: another user
+	// of the tenant, with a queue of the same name holding the same
+	// record, and another tenant, are refused.
+	passR := tb.passwords[readerA]
+	if own := queueGet(t, rs, gw, readerA, passR, topicA, "q", "&limit=2"); queueValues(own) != "0,1" {
+		t.Fatalf("the reader's own queue q: %s", queueValues(own))
+	}
+	for _, u := range []struct{ name, pass string }{{readerA, passR}, {userB, passB}} {
+		if r, _ := rs.callOn(gw, http.MethodPost, "/topic/"+topicA+"/ack?group=q", u.name, u.pass, `[`+good+`]`); r.status != http.StatusBadRequest {
+			t.Errorf("%s acknowledging %s's receipt: %d %s, want 400", u.name, userA, r.status, r.body)
+		}
 	}
 	// None of that acknowledged anything: both records are still held
 	// for this client, and its own acknowledgement takes.
@@ -505,5 +522,41 @@ func TestREADMEQueueCurls(t *testing.T) {
 	queueAck(t, rs, rs.replicas[0], userA, pass, topicA, "jobs", "release", recs[1:])
 	if rest := queueGet(t, rs, rs.replicas[0], userA, pass, topicA, "jobs", "&limit=10&timeout=1"); queueValues(rest) != "1,2" {
 		t.Fatalf("after README's ack of 0 and a release of 1: %s", queueValues(rest))
+	}
+}
+
+// A replica shutting down hands out nothing more, and waits for what it
+// handed out: a client acknowledging through another replica meanwhile
+// settles it, and nothing comes again.
+func TestQueueModeAReplicaShuttingDownWaitsForItsBatches(t *testing.T) {
+	tb := startBroker(t, queueBroker(30*time.Second, 5))
+	rs := startReplicas(t, tb, 2)
+	pass := tb.passwords[userA]
+	rs.postNumbered(t, userA, pass, topicA, 4, 4)
+	leaving, staying := rs.replicas[0], rs.replicas[1]
+	held := queueGet(t, rs, leaving, userA, pass, topicA, "q", "&limit=4")
+	if queueValues(held) != "0,1,2,3" {
+		t.Fatalf("GET: %s", queueValues(held))
+	}
+	rs.remove(leaving)
+	_ = leaving.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-leaving.done:
+		t.Fatal("the replica exited while a batch it handed out awaited its acknowledgement")
+	default:
+	}
+	for _, res := range queueAck(t, rs, staying, userA, pass, topicA, "q", "accept", held) {
+		if res.Result != "acknowledged" {
+			t.Fatalf("ack through another replica while the holder shuts down: %+v", res)
+		}
+	}
+	select {
+	case <-leaving.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the replica did not exit once its batch was settled")
+	}
+	if rest := queueGet(t, rs, staying, userA, pass, topicA, "q", "&limit=10&timeout=1"); len(rest) != 0 {
+		t.Fatalf("accepted records came again: %s", queueValues(rest))
 	}
 }
