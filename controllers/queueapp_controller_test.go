@@ -336,16 +336,16 @@ func TestInvalidQueueAppsAreRefusedWithAMessage(t *testing.T) {
 			a.Spec.Users = []queuev1alpha1.UserSpec{{Name: "u", Role: "admin"}}
 			return a
 		}(), `supported values: "read", "readwrite"`},
-		"a lock duration under a second": {func() *queuev1alpha1.QueueApp {
+		"a lock duration under five seconds": {func() *queuev1alpha1.QueueApp {
 			a := base("short-lock")
-			a.Spec.Queue = &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 500 * time.Millisecond}}
+			a.Spec.Queue = &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 4 * time.Second}}
 			return a
-		}(), "queue.lockDuration must be between 1s and 1h"},
-		"a lock duration over an hour": {func() *queuev1alpha1.QueueApp {
+		}(), "queue.lockDuration must be between 5s and 10m"},
+		"a lock duration over ten minutes": {func() *queuev1alpha1.QueueApp {
 			a := base("long-lock")
-			a.Spec.Queue = &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 2 * time.Hour}}
+			a.Spec.Queue = &queuev1alpha1.QueueSpec{LockDuration: &metav1.Duration{Duration: 11 * time.Minute}}
 			return a
-		}(), "queue.lockDuration must be between 1s and 1h"},
+		}(), "queue.lockDuration must be between 5s and 10m"},
 		"one delivery": {func() *queuev1alpha1.QueueApp {
 			a := base("one-delivery")
 			a.Spec.Queue = &queuev1alpha1.QueueSpec{DeliveryLimit: ptr.To[int32](1)}

@@ -217,9 +217,11 @@ type QueueSpec struct {
 	// 15s to 60s unless configured otherwise
 	// (group.share.min.record.lock.duration.ms and
 	// group.share.max.record.lock.duration.ms), and refuse a value outside
-	// their configured range when the gateway sets it.
+	// their configured range when the gateway sets it. The gateway takes
+	// 5s to 10m: it asks for an acknowledgement a second before the lock
+	// runs out, and keeps a held batch's connection at most that long idle.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="queue.lockDuration must be between 1s and 1h (brokers accept 15s to 60s unless configured otherwise)"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('10m')",message="queue.lockDuration must be between 5s and 10m (brokers accept 15s to 60s unless configured otherwise)"
 	LockDuration *metav1.Duration `json:"lockDuration,omitempty"`
 
 	// deliveryLimit is how many times a record is delivered before Kafka

@@ -193,14 +193,25 @@ func (c *Config) validate() error {
 	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.IdleTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout, --read-timeout and --idle-timeout must be positive"))
 	}
-	if c.QueueLockDuration < 0 || c.QueueDeliveryLimit < 0 {
-		errs = append(errs, errors.New("--queue-lock-duration and --queue-delivery-limit must be positive, or 0 for the broker's default"))
+	if c.QueueLockDuration != 0 && (c.QueueLockDuration < MinQueueLock || c.QueueLockDuration > MaxQueueLock) {
+		errs = append(errs, fmt.Errorf("--queue-lock-duration must be from %s to %s, or 0 for the broker's default", MinQueueLock, MaxQueueLock))
+	}
+	if c.QueueDeliveryLimit < 0 {
+		errs = append(errs, errors.New("--queue-delivery-limit must be positive, or 0 for the broker's default"))
 	}
 	if c.LoginRate <= 0 {
 		errs = append(errs, errors.New("--login-rate must be positive"))
 	}
 	return errors.Join(errs...)
 }
+
+// MinQueueLock and MaxQueueLock bound --queue-lock-duration: the gateway
+// asks for acknowledgements a second before a lock runs out, and keeps the
+// connection of a member holding a batch idle at most MaxQueueLock.
+const (
+	MinQueueLock = 5 * time.Second
+	MaxQueueLock = 10 * time.Minute
+)
 
 // maxMessageBytesLimit keeps a fetch's size, one message and its framing,
 // within what a Kafka fetch request can ask for (an int32).

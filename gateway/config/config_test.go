@@ -57,6 +57,8 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		"bad environment":         {env: map[string]string{"QAAS_MAX_MESSAGE_BYTES": "lots", "QAAS_KAFKA_BROKERS": "k:9092"}, want: "QAAS_MAX_MESSAGE_BYTES"},
 		"stray argument":          {args: []string{"--kafka-brokers", "k:9092", "extra"}, want: "unexpected arguments"},
 		"negative lock duration":  {args: []string{"--kafka-brokers", "k:9092", "--queue-lock-duration", "-1s"}, want: "--queue-lock-duration"},
+		"too short a lock":        {args: []string{"--kafka-brokers", "k:9092", "--queue-lock-duration", "1s"}, want: "from 5s to 10m0s"},
+		"too long a lock":         {args: []string{"--kafka-brokers", "k:9092", "--queue-lock-duration", "11m"}, want: "from 5s to 10m0s"},
 		"negative delivery limit": {env: map[string]string{"QAAS_KAFKA_BROKERS": "k:9092", "QAAS_QUEUE_DELIVERY_LIMIT": "-3"}, want: "--queue-delivery-limit"},
 	}
 	for name, c := range cases {

@@ -37,6 +37,9 @@ type consumeParams struct {
 	// ackTimeout is how long the messages wait for their commit with
 	// ?ack=manual; 0 acknowledges them once the response is written.
 	ackTimeout time.Duration
+	// queue is ?mode=queue: records of a share group, each acknowledged
+	// on its own (queue.go).
+	queue bool
 }
 
 func parseConsumeParams(q url.Values) (consumeParams, error) {
@@ -66,10 +69,30 @@ func parseConsumeParams(q url.Values) (consumeParams, error) {
 	if p.base64Values, err = base64Encoding(q.Get("encoding")); err != nil {
 		return p, err
 	}
+	if p.queue, err = parseMode(q.Get("mode")); err != nil {
+		return p, err
+	}
+	switch {
+	case p.queue && p.ackTimeout > 0:
+		return p, badRequest("mode=queue acknowledges each record with POST /topic/{topic}/ack; ack=manual is for classic groups")
+	case p.queue && p.raw:
+		return p, badRequest("mode=queue answers JSON, where each record carries its receipt; format=raw cannot")
+	}
 	if p.raw {
 		p.limit = 1
 	}
 	return p, nil
+}
+
+// parseMode reads ?mode=: true for queue, false for classic (the default).
+func parseMode(v string) (bool, error) {
+	switch v {
+	case "", "classic":
+		return false, nil
+	case "queue":
+		return true, nil
+	}
+	return false, badRequest(fmt.Sprintf("mode %q is not one of classic, queue", v))
 }
 
 // parseGroup reads ?group=: DefaultGroup when not given.
@@ -128,6 +151,9 @@ func (s *server) consume(w http.ResponseWriter, r *http.Request) error {
 	defer s.Pool.Release(user)
 	if err := user.CheckTopic(topic); err != nil {
 		return err
+	}
+	if p.queue {
+		return s.queueConsume(w, r, user, topic, p)
 	}
 	b, err := s.fetch(r, user, topic, p)
 	if err != nil {

@@ -18,6 +18,10 @@ type metrics struct {
 	produced    prometheus.Counter
 	consumed    prometheus.Counter
 	kafkaErrors *prometheus.CounterVec
+	// queueRedelivered and queueAcks count queue mode's deliveries after
+	// the first and its acknowledgements by result.
+	queueRedelivered prometheus.Counter
+	queueAcks        *prometheus.CounterVec
 }
 
 func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
@@ -39,6 +43,12 @@ func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
 		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "qaas_gateway_kafka_errors_total", Help: "Kafka failures returned to clients, by kind.",
 		}, []string{"kind"}),
+		queueRedelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "qaas_gateway_queue_redeliveries_total", Help: "Queue-mode records handed out again (delivery count above 1).",
+		}),
+		queueAcks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "qaas_gateway_queue_acknowledgements_total", Help: "Queue-mode acknowledgements by result: accept, release or reject when Kafka took them, else expired or failed.",
+		}, []string{"result"}),
 	}
 	users := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "qaas_gateway_kafka_clients", Help: "Users with an open Kafka client.",
@@ -63,7 +73,7 @@ func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
 		}
 		return 1
 	})
-	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, users, members, consumeMemory, consumeMemoryLimit, evictions, kafkaUp,
+	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, m.queueRedelivered, m.queueAcks, users, members, consumeMemory, consumeMemoryLimit, evictions, kafkaUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -77,6 +77,9 @@ func (s *server) consumeAt(w http.ResponseWriter, r *http.Request, topic string,
 	if err != nil {
 		return err
 	}
+	if p.queue {
+		return badRequest("partition and offset read outside any group; mode=queue reads a share group")
+	}
 	user, err := s.authenticate(r)
 	if err != nil {
 		return err

@@ -72,6 +72,8 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	mux.HandleFunc("/topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))
 	mux.HandleFunc("POST /topic/{topic}/commit", s.metrics.instrument("commit", s.answer(s.commit)))
 	mux.HandleFunc("/topic/{topic}/commit", s.metrics.instrument("other", methodNotAllowed("POST")))
+	mux.HandleFunc("POST /topic/{topic}/ack", s.metrics.instrument("ack", s.answer(s.ack)))
+	mux.HandleFunc("/topic/{topic}/ack", s.metrics.instrument("other", methodNotAllowed("POST")))
 	mux.HandleFunc("GET /topic/{topic}/lag", s.metrics.instrument("lag", s.answer(s.lag)))
 	mux.HandleFunc("/topic/{topic}/lag", s.metrics.instrument("other", methodNotAllowed("GET")))
 	mux.HandleFunc("POST /topic/{topic}/offsets", s.metrics.instrument("offsets", s.answer(s.resetOffsets)))
@@ -91,6 +93,7 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	peerMux := http.NewServeMux()
 	peerMux.HandleFunc("GET /peer/v1/topic/{topic}", s.metrics.instrument("peer-consume", s.peerOnly(s.peerConsume)))
 	peerMux.HandleFunc("POST /peer/v1/lease/{id}", s.metrics.instrument("peer-settle", s.peerOnly(s.peerSettle)))
+	peerMux.HandleFunc("POST /peer/v1/queue/{topic}/ack", s.metrics.instrument("peer-ack", s.peerOnly(s.peerQueueAck)))
 	peerMux.HandleFunc("POST /peer/v1/group/{action}", s.metrics.instrument("peer-group", s.peerOnly(s.peerGroup)))
 	peerMux.HandleFunc("/", notFound)
 	return api, peerMux

@@ -18,6 +18,8 @@ type Options struct {
 	// PeerAddress is where the other gateway replicas reach this one to
 	// forward consumes (see ownerStrategy); empty when it has no peers.
 	PeerAddress string
+	// Queue are the settings of the share groups of queue mode.
+	Queue QueueSettings
 }
 
 // clientID names the gateway's clients in the brokers' logs and quotas.

@@ -332,6 +332,11 @@ func (m *member) run(ctx context.Context) {
 
 func (m *member) setErr(err error) {
 	m.log.Warn("joining the consumer group failed", "error", err)
+	if errors.Is(err, sarama.ErrGroupIDNotFound) || errors.Is(err, sarama.ErrInconsistentGroupProtocol) {
+		// Kafka keeps a group to the type of its first use: this one is
+		// a share group, made by queue mode.
+		err = newError(KindConflict, ErrGroupModeConflict, "group %s is used in queue mode (a Kafka share group); a classic GET needs a group of its own", m.groupID)
+	}
 	m.mu.Lock()
 	m.err = err
 	m.broadcast()

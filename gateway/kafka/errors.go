@@ -38,8 +38,9 @@ const (
 	// partitions yet, typically while a member that stopped without
 	// leaving waits out its session; Kafka itself is fine.
 	KindRebalancing
-	// KindConflict: the state of a consumer group keeps Kafka from doing
-	// what was asked, such as members still in a group being reset.
+	// KindConflict: the state or the mode of a consumer group keeps
+	// Kafka from doing what was asked, such as members still in a group
+	// being reset, or queue mode on a classic consumer group.
 	KindConflict
 	// KindOutOfRange: an offset outside what a partition holds.
 	KindOutOfRange

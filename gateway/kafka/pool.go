@@ -201,6 +201,9 @@ func (p *Pool) closeIfIdle(u *User, now time.Time) {
 	u.membersMu.Lock()
 	hasMembers := len(u.members) > 0
 	u.membersMu.Unlock()
+	u.queuesMu.Lock()
+	hasMembers = hasMembers || len(u.queues) > 0
+	u.queuesMu.Unlock()
 	p.mu.Lock()
 	idle := u.refs == 0 && !hasMembers && now.Sub(u.lastUsed) >= p.tuning.ClientIdleTimeout && p.users[u.Name] == u
 	if idle {
@@ -279,6 +282,9 @@ func (p *Pool) LeaveGroups() {
 	for _, u := range users {
 		// Every member counts as idle for a timeout of zero.
 		wg.Go(func() { u.closeIdleMembers(time.Now(), 0) })
+		// Queue members give back what they hold: clients' acks of it
+		// answer that their receipts expired.
+		wg.Go(u.closeQueues)
 	}
 	wg.Wait()
 }

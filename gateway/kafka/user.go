@@ -60,6 +60,10 @@ type User struct {
 	reader       sarama.Client
 	readerClosed bool
 
+	// queues are the user's share groups of queue mode (see queue.go).
+	queuesMu sync.Mutex
+	queues   map[memberKey]*queue
+
 	// Guarded by the pool's lock.
 	passwordHash [32]byte
 	refs         int
@@ -88,6 +92,7 @@ func login(opts Options, tuning Tuning, log *slog.Logger, draining <-chan struct
 		topics:   map[string]time.Time{},
 		members:  map[memberKey]*member{},
 		opening:  map[memberKey]*opening{},
+		queues:   map[memberKey]*queue{},
 		paused:   map[string]map[string]time.Time{},
 		reads:    make(chan struct{}, maxReadsPerUser),
 	}, nil
@@ -213,6 +218,7 @@ func (u *User) close() {
 	for _, m := range members {
 		wg.Go(m.close)
 	}
+	wg.Go(u.closeQueues)
 	wg.Wait()
 	u.closeReader()
 

@@ -91,6 +91,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Connection:      conn,
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		PeerAddress:     cfg.PeerAdvertiseAddress,
+		Queue:           kafka.QueueSettings{LockDuration: cfg.QueueLockDuration, DeliveryLimit: cfg.QueueDeliveryLimit},
 	}
 	var creds *auth.Credentials
 	if cfg.CredentialsDir != "" {

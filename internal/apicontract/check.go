@@ -52,14 +52,14 @@ func Describe(req *http.Request, resp *http.Response, body []byte, problems []st
 
 // undocumentedAnswer checks the answer to a request the document has no
 // operation for, as openapi.json's description states it: a JSON Error,
-// 405 with Allow for a method /topic/{topic} (or its /commit and /lag)
+// 405 with Allow for a method /topic/{topic} (or its /commit, /ack, /offsets and /lag)
 // does not serve, 404 otherwise, unless the request was refused before
 // routing (431 for its headers' size, 503 with Retry-After over the
 // connection cap).
 func undocumentedAnswer(req *http.Request, resp *http.Response, body []byte) string {
 	want := http.StatusNotFound
 	if topic, rest, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/topic/"), "/"); strings.HasPrefix(req.URL.Path, "/topic/") && topic != "" &&
-		(rest == "" && !strings.HasSuffix(req.URL.Path, "/") || rest == "commit" || rest == "lag") {
+		(rest == "" && !strings.HasSuffix(req.URL.Path, "/") || rest == "commit" || rest == "ack" || rest == "offsets" || rest == "lag") {
 		want = http.StatusMethodNotAllowed
 	}
 	switch resp.StatusCode {

@@ -39,6 +39,10 @@ type BrokerOptions struct {
 	// PlainUsers are users (name to password) who log in with SASL/PLAIN;
 	// Provision grants them ACLs like any user.
 	PlainUsers map[string]string
+	// Configs are broker configs, such as the share groups' defaults
+	// (group.share.record.lock.duration.ms), which the in-process broker
+	// applies to every group.
+	Configs map[string]string
 }
 
 // Broker is a running embedded broker.
@@ -61,6 +65,9 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	}
 	for user, password := range o.PlainUsers {
 		opts = append(opts, kfake.User("PLAIN", user, password))
+	}
+	if len(o.Configs) > 0 {
+		opts = append(opts, kfake.BrokerConfigs(o.Configs))
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
