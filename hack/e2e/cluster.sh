@@ -178,6 +178,15 @@ configs() {
 	EOF
 }
 
+# cluster_ports are the ports the cluster's processes listen on (above).
+cluster_ports=38081,38248-38259,38379-38380,38443
+
+# reserve_ports adds cluster_ports to the host's reserved ports, which
+# were $1.
+reserve_ports() {
+	echo "${1:+$1,}$cluster_ports" >/proc/sys/net/ipv4/ip_local_reserved_ports
+}
+
 up() {
 	(($#)) || { echo "usage: cluster.sh up IMAGE.tar..." >&2; exit 2; }
 	local ip t0=$SECONDS
@@ -189,7 +198,10 @@ up() {
 	[[ -e /proc/sys/net/bridge ]] || modprobe br_netfilter
 	# Saved once, so that down restores what the host had before the first up.
 	[[ -f $W/sysctl.orig ]] || cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables \
-		/proc/sys/net/ipv4/conf/all/route_localnet >"$W/sysctl.orig"
+		/proc/sys/net/ipv4/conf/all/route_localnet /proc/sys/net/ipv4/ip_local_reserved_ports >"$W/sysctl.orig"
+	# The cluster's ports lie in the ephemeral range: reserved, no process
+	# that listens on port 0 (a test's broker or gateway) takes one first.
+	reserve_ports "$(sed -n 4p "$W/sysctl.orig")"
 	echo 1 >/proc/sys/net/ipv4/ip_forward
 	echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
 	# libcni keeps its result cache under /var/lib/cni whatever the config.
@@ -332,8 +344,9 @@ down() {
 		[[ -d ${h}kubepods ]] && find "${h}kubepods" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	if [[ -f $W/sysctl.orig ]]; then
-		local a b2 c2
-		{ read -r a; read -r b2; read -r c2; } <"$W/sysctl.orig"
+		local a b2 c2 d2
+		{ read -r a; read -r b2; read -r c2; read -r d2 || d2=; } <"$W/sysctl.orig"
+		echo "$d2" >/proc/sys/net/ipv4/ip_local_reserved_ports
 		echo "$a" >/proc/sys/net/ipv4/ip_forward
 		echo "$b2" >/proc/sys/net/bridge/bridge-nf-call-iptables
 		echo "$c2" >/proc/sys/net/ipv4/conf/all/route_localnet

@@ -143,6 +143,9 @@ ingress: {domain: %q, className: traefik}
 	phase(t, "both gateway pods serve one group: GETs alternate between the pods, the one that does not own the group forwards")
 	bothPodsServeOneGroup(t, c, topic, adminUser, adminPassword)
 
+	phase(t, "queue mode (a Kafka share group with the QueueApp's settings): records handed out by one pod, acknowledged through the other")
+	queueAcrossPods(t, c, topic, adminUser, adminPassword)
+
 	phase(t, "a second QueueApp in another namespace; checking isolation (401, 403)")
 	isolation(t, e, c, ingress, teamA)
 
@@ -678,6 +681,80 @@ func bothPodsServeOneGroup(t *testing.T, c client.Client, topic, user, password 
 		}
 	}
 	t.Logf("  %d messages once each, partitions in order, through %d pods, no empty answer", len(got), len(pods))
+}
+
+// queueAcrossPods takes records of a new queue group from each pod in turn
+// and acknowledges each batch through the other pod: each record is
+// accepted once, and none comes again.
+func queueAcrossPods(t *testing.T, c client.Client, topic, user, password string) {
+	t.Helper()
+	pods := gatewayPods(t, c, "team-a", "my-app")
+	if len(pods) < 2 {
+		t.Fatalf("%d gateway pods, want 2", len(pods))
+	}
+	var eps []*endpoint
+	for _, p := range pods {
+		eps = append(eps, plainEndpoint(t, "http://"+p.Status.PodIP+":8080"))
+	}
+	prefix := "queue-" + rand.Text() + "-"
+	var batch []string
+	for i := range 40 {
+		batch = append(batch, fmt.Sprintf(`{"Value":"%s%02d"}`, prefix, i))
+	}
+	if code, body, err := eps[0].do("POST", "/topic/"+topic, user, password, "["+strings.Join(batch, ",")+"]"); err != nil || code != 200 {
+		t.Fatalf("POST: %d %s %v", code, body, err)
+	}
+	// A new group starts at the oldest record: it also reads what earlier
+	// checks posted.
+	group := "queue-" + rand.Text()
+	accepted := map[string]bool{}
+	posted, empty := 0, 0
+	for i := 0; posted < 40; i++ {
+		get, ack := eps[i%2], eps[(i+1)%2]
+		code, body, err := get.do("GET", "/topic/"+topic+"?mode=queue&limit=7&timeout=2&group="+group, user, password, "")
+		if err != nil || code != 200 {
+			t.Fatalf("queue GET %d: %d %s %v", i, code, body, err)
+		}
+		var recs []struct{ Value, Receipt string }
+		if err := json.Unmarshal([]byte(body), &recs); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			if empty++; empty > 10 {
+				t.Fatalf("queue GETs came back empty with %d of 40 records not accepted", 40-posted)
+			}
+			continue
+		}
+		var acks []string
+		for _, r := range recs {
+			if accepted[r.Value] {
+				t.Fatalf("record %s came again after it was accepted", r.Value)
+			}
+			acks = append(acks, fmt.Sprintf(`{"Receipt":%q,"Outcome":"accept"}`, r.Receipt))
+		}
+		code, body, err = ack.do("POST", "/topic/"+topic+"/ack?group="+group, user, password, "["+strings.Join(acks, ",")+"]")
+		if err != nil || code != 200 {
+			t.Fatalf("ack %d: %d %s %v", i, code, body, err)
+		}
+		var results []struct{ Result string }
+		if err := json.Unmarshal([]byte(body), &results); err != nil || len(results) != len(recs) {
+			t.Fatalf("ack %d answered %s", i, body)
+		}
+		for j, r := range results {
+			if r.Result != "acknowledged" {
+				t.Fatalf("ack of %s through the other pod: %s", recs[j].Value, body)
+			}
+			accepted[recs[j].Value] = true
+			if strings.HasPrefix(recs[j].Value, prefix) {
+				posted++
+			}
+		}
+	}
+	code, body, err := eps[0].do("GET", "/topic/"+topic+"?mode=queue&limit=100&timeout=1&group="+group, user, password, "")
+	if err != nil || code != 200 || body != "[]\n" {
+		t.Fatalf("after every record was accepted, a queue GET answered %d %q %v", code, body, err)
+	}
+	t.Logf("  %d records accepted once each, handed out by one pod and acknowledged through the other", len(accepted))
 }
 
 func gatewayPods(t *testing.T, c client.Client, namespace, app string) []corev1.Pod {
