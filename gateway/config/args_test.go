@@ -48,6 +48,8 @@ func everyFieldSet() Config {
 		ConsumerIdleTimeout:    90 * time.Second,
 		ClientIdleTimeout:      3 * time.Hour,
 		LoginRate:              2.5,
+		StreamHeartbeat:        7 * time.Second,
+		MaxStreamsPerUser:      9,
 		QueueLockDuration:      45 * time.Second,
 		QueueDeliveryLimit:     7,
 		MaxConnections:         77,

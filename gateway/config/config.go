@@ -64,6 +64,12 @@ type Config struct {
 	QueueLockDuration  time.Duration
 	QueueDeliveryLimit int
 
+	// StreamHeartbeat spaces the comments a consume stream (Server-Sent
+	// Events) writes while no record arrives; MaxStreamsPerUser caps the
+	// streams one user holds open on a replica.
+	StreamHeartbeat   time.Duration
+	MaxStreamsPerUser int
+
 	MaxConnections    int
 	MaxHeaderBytes    int
 	ReadHeaderTimeout time.Duration
@@ -102,6 +108,9 @@ func NewFlagSet(cfg *Config) *flag.FlagSet {
 
 	fs.DurationVar(&cfg.QueueLockDuration, "queue-lock-duration", 0, "how long a record handed out in queue mode stays locked before it is delivered again, set on each queue group as share.record.lock.duration.ms; 0: the broker's default (30s; brokers accept 15s to 60s unless configured otherwise)")
 	fs.IntVar(&cfg.QueueDeliveryLimit, "queue-delivery-limit", 0, "deliveries of a record in queue mode before Kafka archives it, set on each queue group as share.delivery.count.limit; 0: the broker's default (5; brokers accept 2 to 10 unless configured otherwise)")
+
+	fs.DurationVar(&cfg.StreamHeartbeat, "stream-heartbeat", 15*time.Second, "a consume stream (Accept: text/event-stream) without records writes a heartbeat comment this often, so that proxies and clients see it alive; at most 30s")
+	fs.IntVar(&cfg.MaxStreamsPerUser, "max-streams-per-user", 4, "most consume streams (Accept: text/event-stream) one user holds open on a gateway replica; past it a new one gets 429")
 
 	// 2048 connections: the ingress controller in front multiplexes its
 	// clients over a few hundred keep-alive connections, and an open TLS
@@ -199,6 +208,12 @@ func (c *Config) validate() error {
 	if c.QueueDeliveryLimit < 0 {
 		errs = append(errs, errors.New("--queue-delivery-limit must be positive, or 0 for the broker's default"))
 	}
+	if c.StreamHeartbeat <= 0 || c.StreamHeartbeat > maxStreamHeartbeat {
+		errs = append(errs, fmt.Errorf("--stream-heartbeat must be positive and at most %s", maxStreamHeartbeat))
+	}
+	if c.MaxStreamsPerUser <= 0 {
+		errs = append(errs, errors.New("--max-streams-per-user must be positive"))
+	}
 	if c.LoginRate <= 0 {
 		errs = append(errs, errors.New("--login-rate must be positive"))
 	}
@@ -212,6 +227,11 @@ const (
 	MinQueueLock = 5 * time.Second
 	MaxQueueLock = 10 * time.Minute
 )
+
+// maxStreamHeartbeat is the longest --stream-heartbeat: a stream waits for
+// records one heartbeat at a time, as a long poll, and a long poll
+// forwarded to another replica is at most 30 seconds.
+const maxStreamHeartbeat = 30 * time.Second
 
 // maxMessageBytesLimit keeps a fetch's size, one message and its framing,
 // within what a Kafka fetch request can ask for (an int32).

@@ -55,6 +55,7 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		"unknown Kafka version":   {args: []string{"--kafka-brokers", "k:9092", "--kafka-version", "three"}, want: "--kafka-version"},
 		"zero limit":              {args: []string{"--kafka-brokers", "k:9092", "--max-batch-messages", "0"}, want: "must be positive"},
 		"bad environment":         {env: map[string]string{"QAAS_MAX_MESSAGE_BYTES": "lots", "QAAS_KAFKA_BROKERS": "k:9092"}, want: "QAAS_MAX_MESSAGE_BYTES"},
+		"long heartbeat":          {args: []string{"--kafka-brokers", "k:9092", "--stream-heartbeat", "31s"}, want: "--stream-heartbeat must be positive and at most 30s"},
 		"stray argument":          {args: []string{"--kafka-brokers", "k:9092", "extra"}, want: "unexpected arguments"},
 		"negative lock duration":  {args: []string{"--kafka-brokers", "k:9092", "--queue-lock-duration", "-1s"}, want: "--queue-lock-duration"},
 		"too short a lock":        {args: []string{"--kafka-brokers", "k:9092", "--queue-lock-duration", "1s"}, want: "from 5s to 10m0s"},

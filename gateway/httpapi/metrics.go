@@ -22,6 +22,7 @@ type metrics struct {
 	// the first and its acknowledgements by result.
 	queueRedelivered prometheus.Counter
 	queueAcks        *prometheus.CounterVec
+	streams          prometheus.Gauge
 }
 
 func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
@@ -43,6 +44,9 @@ func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
 		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "qaas_gateway_kafka_errors_total", Help: "Kafka failures returned to clients, by kind.",
 		}, []string{"kind"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "qaas_gateway_consume_streams", Help: "Consume streams (Server-Sent Events) open now.",
+		}),
 		queueRedelivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "qaas_gateway_queue_redeliveries_total", Help: "Queue-mode records handed out again (delivery count above 1).",
 		}),
@@ -73,7 +77,7 @@ func newMetrics(pool *kafka.Pool, kafkaCheck func() error) *metrics {
 		}
 		return 1
 	})
-	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, m.queueRedelivered, m.queueAcks, users, members, consumeMemory, consumeMemoryLimit, evictions, kafkaUp,
+	m.registry.MustRegister(m.requests, m.duration, m.produced, m.consumed, m.kafkaErrors, m.queueRedelivered, m.queueAcks, m.streams, users, members, consumeMemory, consumeMemoryLimit, evictions, kafkaUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -42,7 +42,9 @@ type Deps struct {
 	// Connections, when not nil, caps the API's connections; the API
 	// serves only operations to those over the cap, and shows its metrics.
 	Connections *connlimit.Limiter
-	Log         *slog.Logger
+	// Streams bounds consume streams (Server-Sent Events).
+	Streams StreamLimits
+	Log     *slog.Logger
 }
 
 type server struct {
@@ -52,12 +54,14 @@ type server struct {
 	// leases are the leases held for another replica or for a commit.
 	leases *heldLeases
 	tokens *tokens
+	// streams counts the consume streams open per user.
+	streams *streamSlots
 }
 
 // NewHandlers returns the API with every route in one place, and the peer
 // API (nil without d.Peers); both count into the same metrics.
 func NewHandlers(d Deps) (api, peer http.Handler) {
-	s := &server{Deps: d, metrics: newMetrics(d.Pool, d.KafkaCheck), log: d.Log, leases: newHeldLeases()}
+	s := &server{Deps: d, metrics: newMetrics(d.Pool, d.KafkaCheck), log: d.Log, leases: newHeldLeases(), streams: newStreamSlots(d.Streams.PerUser)}
 	if d.Peers != nil {
 		s.tokens = newTokens(d.Peers.Token)
 	} else {
@@ -65,7 +69,7 @@ func NewHandlers(d Deps) (api, peer http.Handler) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /topic/{topic}", s.metrics.instrument("produce", s.answer(s.produce)))
-	mux.HandleFunc("GET /topic/{topic}", s.metrics.instrument("consume", s.answer(s.consume)))
+	mux.HandleFunc("GET /topic/{topic}", byAccept(s.metrics.instrument("consume", s.answer(s.consume)), s.metrics.instrument("stream", s.answer(s.stream))))
 	// A HEAD would otherwise reach the GET route and consume messages
 	// into a body nobody reads.
 	mux.HandleFunc("HEAD /topic/{topic}", s.metrics.instrument("other", methodNotAllowed("GET, POST")))

@@ -274,6 +274,10 @@ func (p *Pool) Drain() { p.drainOnce.Do(func() { close(p.draining) }) }
 // Draining tells whether Drain was called.
 func (p *Pool) Draining() bool { return isClosed(p.draining) }
 
+// DrainStarted is closed when Drain is called, for what waits on more than
+// one consume (a consume stream) to stop.
+func (p *Pool) DrainStarted() <-chan struct{} { return p.draining }
+
 // LeaveGroups closes every consumer group member, each once its handed-out
 // messages are settled, so that other replicas take the groups over.
 func (p *Pool) LeaveGroups() {

@@ -139,6 +139,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		Peers:       peers,
 		KafkaCheck:  func() error { return kafka.Ping(opts) },
 		Connections: conns,
+		Streams:     httpapi.StreamLimits{Heartbeat: cfg.StreamHeartbeat, PerUser: cfg.MaxStreamsPerUser},
 		Log:         log,
 	}
 	api, peer := httpapi.NewHandlers(deps)

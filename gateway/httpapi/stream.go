@@ -1,0 +1,308 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// A GET on /topic/{topic} whose Accept names text/event-stream is a consume
+// stream: the group's records as Server-Sent Events, as they arrive, until
+// the client leaves or the gateway shuts down. It is a loop of consumes,
+// each a long poll that takes a lease, writes its records as events,
+// flushes them and settles the lease: what reached the connection is
+// committed, and what did not comes again, as for a plain GET. So a stream
+// reads the same on any replica (fetch forwards to the group's owner), and
+// a client that reconnects with the id of the last event it got repeats at
+// most the one round that was being written when it left.
+
+const eventStreamType = "text/event-stream"
+
+// StreamLimits bound consume streams.
+type StreamLimits struct {
+	// Heartbeat spaces the comments a stream writes while no record
+	// arrives; it is also the long poll of each round.
+	Heartbeat time.Duration
+	// PerUser caps the streams one user holds open on this replica.
+	PerUser int
+}
+
+// streamRetryAfter is what a stream over the cap is told to wait: a place
+// frees only when one of the user's streams ends.
+const streamRetryAfter = 5 * time.Second
+
+// streamRoundBudget is how long one round of a stream (its long poll,
+// then writing its records) may take before the connection counts as
+// dead: what the server's WriteTimeout gives a plain GET.
+const streamRoundBudget = MaxTimeout + time.Minute
+
+// byAccept serves a GET with consume, or with stream when the client asks
+// for an event stream.
+func byAccept(consume, stream http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if acceptsEventStream(r.Header.Values("Accept")) {
+			stream(w, r)
+			return
+		}
+		consume(w, r)
+	}
+}
+
+// acceptsEventStream says whether Accept headers name text/event-stream
+// (EventSource sends exactly that), other than with q=0.
+func acceptsEventStream(accept []string) bool {
+	for _, v := range accept {
+		for _, mediaRange := range strings.Split(v, ",") {
+			mediaType, params, err := mime.ParseMediaType(mediaRange)
+			if err == nil && mediaType == eventStreamType && params["q"] != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseStreamParams reads a stream's query: a GET's, but for what a
+// stream does by itself.
+func parseStreamParams(q url.Values) (consumeParams, error) {
+	if q.Has("partition") || q.Has("offset") {
+		return consumeParams{}, badRequest("partition and offset do not apply to a stream (Accept: text/event-stream): it reads its consumer group; read from a position with plain GETs")
+	}
+	p, err := parseConsumeParams(q)
+	if err != nil {
+		return p, err
+	}
+	switch {
+	case p.ackTimeout > 0:
+		return p, badRequest("ack=manual does not apply to a stream (Accept: text/event-stream): a stream commits each record once it was written to the connection; use a plain GET to commit yourself")
+	case p.raw:
+		return p, badRequest("format=raw does not apply to a stream (Accept: text/event-stream): each event carries one record as JSON")
+	case p.queue:
+		return p, badRequest("mode=queue does not apply to a stream (Accept: text/event-stream): a stream reads a classic group; queue records are acknowledged one by one with plain GETs")
+	case q.Get("timeout") != "":
+		return p, badRequest("timeout does not apply to a stream (Accept: text/event-stream): it waits for records as long as it is open")
+	}
+	return p, nil
+}
+
+// eventPosition is the record an event id names: events are
+// "<partition>-<offset>".
+type eventPosition struct {
+	partition int32
+	offset    int64
+	set       bool
+}
+
+// parseLastEventID reads the id of the last event a reconnecting client
+// got: the Last-Event-ID header (EventSource sends it), else ?lastEventId=.
+func parseLastEventID(header, query string) (eventPosition, error) {
+	v := header
+	if v == "" {
+		v = query
+	}
+	if v == "" {
+		return eventPosition{}, nil
+	}
+	partition, offset, ok := strings.Cut(v, "-")
+	p, perr := strconv.ParseInt(partition, 10, 32)
+	o, oerr := strconv.ParseInt(offset, 10, 64)
+	if !ok || perr != nil || oerr != nil || p < 0 || o < 0 {
+		return eventPosition{}, badRequest("Last-Event-ID (or lastEventId) must be the id of an event of the stream: <partition>-<offset>, such as 0-42")
+	}
+	return eventPosition{partition: int32(p), offset: o, set: true}, nil
+}
+
+// covers says whether the client got m already: it is of the event's
+// partition, at or before it.
+func (e eventPosition) covers(m *sarama.ConsumerMessage) bool {
+	return e.set && m.Partition == e.partition && m.Offset <= e.offset
+}
+
+// streamSlots counts the streams open per user.
+type streamSlots struct {
+	perUser int
+	mu      sync.Mutex
+	open    map[string]int
+}
+
+func newStreamSlots(perUser int) *streamSlots {
+	return &streamSlots{perUser: perUser, open: map[string]int{}}
+}
+
+// take counts a stream of user and returns how to uncount it; false when
+// the user holds perUser streams already.
+func (s *streamSlots) take(user string) (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[user] >= s.perUser {
+		return nil, false
+	}
+	s.open[user]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.open[user]--; s.open[user] == 0 {
+			delete(s.open, user)
+		}
+	}, true
+}
+
+// stream serves a consume stream (see the top of this file).
+func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
+	topic, q, err := topicAndQuery(r)
+	if err != nil {
+		return err
+	}
+	p, err := parseStreamParams(q)
+	if err != nil {
+		return err
+	}
+	seen, err := parseLastEventID(r.Header.Get("Last-Event-ID"), q.Get("lastEventId"))
+	if err != nil {
+		return err
+	}
+	user, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	defer s.Pool.Release(user)
+	release, ok := s.streams.take(user.Name)
+	if !ok {
+		return &requestError{status: http.StatusTooManyRequests, retryAfter: streamRetryAfter,
+			message: fmt.Sprintf("this user has %d consume streams open on this gateway replica, as many as it may (--max-streams-per-user): close one, or consume with plain GETs", s.Streams.PerUser)}
+	}
+	defer release()
+	if err := user.CheckTopic(topic); err != nil {
+		return err
+	}
+
+	// The stream's consumes end when the client leaves or when the
+	// gateway starts shutting down, a forwarded long poll included.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.Pool.DrainStarted():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rc := http.NewResponseController(w)
+	// The server's ReadTimeout would end the request's context (HTTP/1
+	// reads on in the background to see the client leave), and its
+	// WriteTimeout the response: a stream lasts as long as its client
+	// stays, and each round extends the write deadline instead.
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		return err
+	}
+
+	// The first round does not wait for records, so that what refuses
+	// the consume (the group's ACL, its rebalancing) is a status.
+	b, err := s.fetch(pollRequest(ctx, r, q, 0), user, topic, p)
+	if err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			return &requestError{status: http.StatusServiceUnavailable, retryAfter: time.Second, message: "this gateway replica is shutting down; retry"}
+		}
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", eventStreamType)
+	h.Set("Cache-Control", "no-cache")
+	// ingress-nginx (and nginx) then passes each event on at once.
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
+
+	poll := pollRequest(ctx, r, q, s.Streams.Heartbeat)
+	p.timeout = s.Streams.Heartbeat
+	var buf []byte
+	var enc consumedEncoder
+	var lastWrite time.Time
+	for {
+		if err := rc.SetWriteDeadline(time.Now().Add(streamRoundBudget)); err != nil {
+			b.settle(false)
+			return nil
+		}
+		buf = buf[:0]
+		events := 0
+		for _, m := range b.msgs {
+			// What the client got before it reconnected counts as
+			// delivered, with the rest of the round.
+			if !seen.covers(m) {
+				buf = appendEvent(buf, &enc, m, p.base64Values)
+				events++
+			}
+		}
+		if events == 0 && time.Since(lastWrite) >= s.Streams.Heartbeat {
+			buf = append(buf, ": heartbeat\n\n"...)
+		}
+		delivered := true
+		if len(buf) > 0 {
+			delivered = writeFlushed(w, rc, buf) == nil
+			lastWrite = time.Now()
+		}
+		b.settle(delivered)
+		if !delivered {
+			s.log.Debug("a consume stream's client left; the records being written go to the group's next consume", "topic", topic, "records", events)
+			return nil
+		}
+		s.metrics.consumed.Add(float64(events))
+
+		if b, err = s.fetch(poll, user, topic, p); err != nil {
+			if ctx.Err() == nil {
+				// The status can no longer be sent: the client
+				// reconnects and gets it then, if it lasts.
+				s.log.Info("a consume stream ended on an error", "topic", topic, "error", err)
+			}
+			return nil
+		}
+	}
+}
+
+// pollRequest is the stream's request as fetch reads it for one round:
+// with ctx, and asking the group's owner, when fetch forwards it, for a
+// long poll of wait.
+func pollRequest(ctx context.Context, r *http.Request, q url.Values, wait time.Duration) *http.Request {
+	query := url.Values{}
+	for name, values := range q {
+		query[name] = values
+	}
+	query.Del("lastEventId")
+	if wait > 0 {
+		query.Set("timeout", wait.String())
+	}
+	u := *r.URL
+	u.RawQuery = query.Encode()
+	pr := r.WithContext(ctx)
+	pr.URL = &u
+	return pr
+}
+
+// appendEvent appends m as one event: its id, then its JSON object as a
+// GET returns it, on one data line (JSON escapes line breaks).
+func appendEvent(buf []byte, enc *consumedEncoder, m *sarama.ConsumerMessage, base64Values bool) []byte {
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendInt(buf, int64(m.Partition), 10)
+	buf = append(buf, '-')
+	buf = strconv.AppendInt(buf, m.Offset, 10)
+	buf = append(buf, "\ndata: "...)
+	buf = enc.append(buf, m, base64Values)
+	return append(buf, "\n\n"...)
+}
+
+// writeFlushed writes buf and flushes it to the connection.
+func writeFlushed(w http.ResponseWriter, rc *http.ResponseController, buf []byte) error {
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
