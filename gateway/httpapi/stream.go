@@ -195,14 +195,11 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 		case <-ctx.Done():
 		}
 	}()
+	// The server's WriteTimeout would cut the response: a stream lasts as
+	// long as its client stays, and each round extends the write deadline
+	// instead. (Its ReadTimeout does not apply: net/http lifts it once a
+	// request without a body was read.)
 	rc := http.NewResponseController(w)
-	// The server's ReadTimeout would end the request's context (HTTP/1
-	// reads on in the background to see the client leave), and its
-	// WriteTimeout the response: a stream lasts as long as its client
-	// stays, and each round extends the write deadline instead.
-	if err := rc.SetReadDeadline(time.Time{}); err != nil {
-		return err
-	}
 
 	// The first round does not wait for records, so that what refuses
 	// the consume (the group's ACL, its rebalancing) is a status.
