@@ -304,20 +304,20 @@ func TestIngressTLSSources(t *testing.T) {
 		annotations map[string]string
 	}{
 		"none given, no default issuer: self-signed": {
-			settings: testSettings, reason: TLSSelfSigned, secret: "my-app-selfsigned"},
+			settings: testSettings, reason: TLSSelfSigned, secret: "my-app-selfsigned", annotations: nginxStreaming()},
 		"none given, the operator's default issuer": {
 			settings: withIssuer, reason: TLSFromCertManager, secret: "my-app-tls",
-			annotations: map[string]string{"cert-manager.io/cluster-issuer": "letsencrypt"}},
+			annotations: nginxStreaming("cert-manager.io/cluster-issuer", "letsencrypt")},
 		"an existing secret": {
-			tls: &queuev1alpha1.IngressTLS{SecretName: "wildcard"}, settings: withIssuer, reason: TLSFromSecret, secret: "wildcard"},
+			tls: &queuev1alpha1.IngressTLS{SecretName: "wildcard"}, settings: withIssuer, reason: TLSFromSecret, secret: "wildcard", annotations: nginxStreaming()},
 		"a namespaced issuer": {
 			tls:      &queuev1alpha1.IngressTLS{IssuerRef: &queuev1alpha1.IssuerReference{Kind: "Issuer", Name: "team-ca"}},
 			settings: testSettings, reason: TLSFromCertManager, secret: "my-app-tls",
-			annotations: map[string]string{"cert-manager.io/issuer": "team-ca"}},
+			annotations: nginxStreaming("cert-manager.io/issuer", "team-ca")},
 		"a cluster issuer by default kind": {
 			tls:      &queuev1alpha1.IngressTLS{IssuerRef: &queuev1alpha1.IssuerReference{Name: "acme"}},
 			settings: testSettings, reason: TLSFromCertManager, secret: "my-app-tls",
-			annotations: map[string]string{"cert-manager.io/cluster-issuer": "acme"}},
+			annotations: nginxStreaming("cert-manager.io/cluster-issuer", "acme")},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -342,6 +342,49 @@ func TestIngressTLSSources(t *testing.T) {
 			}
 			if *ing.Spec.IngressClassName != "nginx" || ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name != "my-app-gateway" {
 				t.Fatalf("ingress %+v", ing.Spec)
+			}
+		})
+	}
+}
+
+// nginxStreaming is what an Ingress of class nginx is annotated with for
+// consume streams, plus the given key and value pairs.
+func nginxStreaming(pairs ...string) map[string]string {
+	annotations := map[string]string{
+		"nginx.ingress.kubernetes.io/proxy-buffering":    "off",
+		"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+		"nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		annotations[pairs[i]] = pairs[i+1]
+	}
+	return annotations
+}
+
+// An Ingress controller the operator knows gets the annotations that pass
+// consume streams through at once and keep them open; one it does not
+// know gets none.
+func TestIngressStreamingAnnotations(t *testing.T) {
+	cases := map[string]struct {
+		className   string
+		annotations map[string]string
+	}{
+		"ingress-nginx buffers and times out silent upstreams": {className: "nginx", annotations: nginxStreaming()},
+		"Traefik streams event streams as they come":           {className: "traefik"},
+		"an unknown class is left alone":                       {className: "haproxy"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			app := testApp()
+			app.Spec.Ingress.ClassName = c.className
+			ing := buildIngress(app, testSettings, "my-app.team-a.queue.example.com", resolveTLS(app, testSettings))
+			if len(ing.Annotations) != len(c.annotations) {
+				t.Fatalf("annotations %v, want %v", ing.Annotations, c.annotations)
+			}
+			for k, v := range c.annotations {
+				if ing.Annotations[k] != v {
+					t.Fatalf("annotations %v, want %v", ing.Annotations, c.annotations)
+				}
 			}
 		})
 	}

@@ -57,12 +57,32 @@ func buildIngress(app *queuev1alpha1.QueueApp, settings Settings, host string, s
 	if className != "" {
 		ing.Spec.IngressClassName = &className
 	}
+	annotations := streamingAnnotations(className)
 	if src.reason == TLSFromCertManager {
 		key := certManagerClusterIssuerAnnotation
 		if src.issuer.Kind == "Issuer" {
 			key = certManagerIssuerAnnotation
 		}
-		ing.Annotations = map[string]string{key: src.issuer.Name}
+		annotations[key] = src.issuer.Name
+	}
+	if len(annotations) > 0 {
+		ing.Annotations = annotations
 	}
 	return ing
+}
+
+// streamingAnnotations are what the Ingress controller of className needs
+// to pass consume streams (Server-Sent Events) through, for the classes
+// the operator knows. ingress-nginx buffers a response before passing it
+// on and ends one whose upstream was silent for 60 seconds; Traefik passes
+// text/event-stream on as it comes and has no such timeout, so it needs
+// none.
+func streamingAnnotations(className string) map[string]string {
+	annotations := map[string]string{}
+	if className == "nginx" {
+		annotations["nginx.ingress.kubernetes.io/proxy-buffering"] = "off"
+		annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "3600"
+		annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] = "3600"
+	}
+	return annotations
 }

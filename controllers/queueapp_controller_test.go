@@ -152,6 +152,9 @@ func TestSampleBecomesCredentialsDeploymentServiceAndIngress(t *testing.T) {
 		ptr.Deref(ing.Spec.IngressClassName, "") != "nginx" {
 		t.Errorf("ingress %+v", ing.Spec)
 	}
+	if ing.Annotations["nginx.ingress.kubernetes.io/proxy-buffering"] != "off" {
+		t.Errorf("ingress annotations %v, want ingress-nginx's for streaming", ing.Annotations)
+	}
 	cert := get(t, ns, "my-app-selfsigned", &corev1.Secret{})
 	if cert.Type != corev1.SecretTypeTLS || !certificateFits(cert.Data["tls.crt"], "my-app."+ns+".queue.example.com", time.Now()) ||
 		string(cert.Data["tls.crt"]) != string(creds.Data["ca.crt"]) {
@@ -239,6 +242,10 @@ func TestChildrenEditedOrDeletedByHandArePutBack(t *testing.T) {
 	})
 	edit(t, ns, "my-app-gateway", &networkingv1.Ingress{}, func(ing *networkingv1.Ingress) {
 		ing.Spec.Rules[0].Host = "hijacked.example.com"
+		// One of the operator's annotations edited, and one of the
+		// user's own added.
+		ing.Annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "60"
+		ing.Annotations["example.com/owner"] = "team-a"
 	})
 	creds := edit(t, ns, "my-app-credentials", &corev1.Secret{}, func(creds *corev1.Secret) {
 		creds.Data["url"] = []byte("https://elsewhere")
@@ -258,6 +265,9 @@ func TestChildrenEditedOrDeletedByHandArePutBack(t *testing.T) {
 		}
 		if h := ing.Spec.Rules[0].Host; h != "my-app."+ns+".queue.example.com" {
 			return fmt.Errorf("ingress host %s", h)
+		}
+		if a := ing.Annotations; a["nginx.ingress.kubernetes.io/proxy-read-timeout"] != "3600" || a["example.com/owner"] != "team-a" {
+			return fmt.Errorf("ingress annotations %v, want the operator's put back and the user's kept", a)
 		}
 		if u := string(secret.Data["url"]); u != "https://my-app."+ns+".queue.example.com" {
 			return fmt.Errorf("url %s", u)
