@@ -196,10 +196,14 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 		}
 	}()
 	// The server's WriteTimeout would cut the response: a stream lasts as
-	// long as its client stays, and each round extends the write deadline
-	// instead. (Its ReadTimeout does not apply: net/http lifts it once a
-	// request without a body was read.)
+	// long as its client stays, and each round (its long poll, then its
+	// write) extends the write deadline instead. (Its ReadTimeout does not
+	// apply: net/http lifts it once a request without a body was read.)
 	rc := http.NewResponseController(w)
+	nextRound := func() error { return rc.SetWriteDeadline(time.Now().Add(streamRoundBudget)) }
+	if err := nextRound(); err != nil {
+		return err
+	}
 
 	// The first round does not wait for records, so that what refuses
 	// the consume (the group's ACL, its rebalancing) is a status.
@@ -225,10 +229,6 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 	var enc consumedEncoder
 	var lastWrite time.Time
 	for {
-		if err := rc.SetWriteDeadline(time.Now().Add(streamRoundBudget)); err != nil {
-			b.settle(false)
-			return nil
-		}
 		buf = buf[:0]
 		events := 0
 		for _, m := range b.msgs {
@@ -254,8 +254,11 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.metrics.consumed.Add(float64(events))
 
+		if err := nextRound(); err != nil {
+			return nil
+		}
 		if b, err = s.fetch(poll, user, topic, p); err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !s.Pool.Draining() {
 				// The status can no longer be sent: the client
 				// reconnects and gets it then, if it lasts.
 				s.log.Info("a consume stream ended on an error", "topic", topic, "error", err)
