@@ -238,6 +238,7 @@ func TestStreamDeliversRecordsAsTheyArrive(t *testing.T) {
 		{"?format=raw", "", "format=raw does not apply to a stream"},
 		{"?timeout=5", "", "timeout does not apply to a stream"},
 		{"?partition=0&offset=0", "", "partition and offset do not apply to a stream"},
+		{"?mode=queue", "", "mode=queue does not apply to a stream"},
 		{"", "seven", "Last-Event-ID (or lastEventId) must be the id of an event"},
 		{"?lastEventId=0-x", "", "Last-Event-ID (or lastEventId) must be the id of an event"},
 	} {
