@@ -9,7 +9,7 @@ import (
 // queryParams are the query parameters the API reads. Others are ignored,
 // so that a client's cache buster or tracing parameter does not break its
 // calls.
-var queryParams = []string{"limit", "timeout", "group", "format", "encoding", "ack", "ackTimeout", "partition", "offset", "lastEventId"}
+var queryParams = []string{"limit", "timeout", "group", "format", "encoding", "ack", "ackTimeout", "partition", "offset", "lastEventId", "mode"}
 
 // topicAndQuery reads what every call on /topic/{topic} starts with: the
 // topic in its path and its query string.

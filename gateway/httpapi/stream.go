@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"qaas.dev/qaas/gateway/kafka"
 )
 
 // A GET on /topic/{topic} whose Accept names text/event-stream is a consume
-// stream: the group's records as Server-Sent Events, as they arrive, until
+// stream: the group's records as Server-Sent Events (in queue mode, the
+// share group's, each accepted once written), as they arrive, until
 // the client leaves or the gateway shuts down. It is a loop of consumes,
 // each a long poll that takes a lease, writes its records as events,
 // flushes them and settles the lease: what reached the connection is
@@ -85,8 +88,6 @@ func parseStreamParams(q url.Values) (consumeParams, error) {
 		return p, badRequest("ack=manual does not apply to a stream (Accept: text/event-stream): a stream commits each record once it was written to the connection; use a plain GET to commit yourself")
 	case p.raw:
 		return p, badRequest("format=raw does not apply to a stream (Accept: text/event-stream): each event carries one record as JSON")
-	case p.queue:
-		return p, badRequest("mode=queue does not apply to a stream (Accept: text/event-stream): a stream reads a classic group; queue records are acknowledged one by one with plain GETs")
 	case q.Get("timeout") != "":
 		return p, badRequest("timeout does not apply to a stream (Accept: text/event-stream): it waits for records as long as it is open")
 	}
@@ -205,9 +206,18 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	// A round of a classic group is a consume, here or forwarded to the
+	// group's owner; one of a queue group (mode=queue) is a batch of its
+	// share group, accepted once written, released if not.
+	round := func(req *http.Request, wait time.Duration) (batch, error) {
+		if p.queue {
+			return s.queueRound(req.Context(), user, topic, p, wait)
+		}
+		return s.fetch(req, user, topic, p)
+	}
 	// The first round does not wait for records, so that what refuses
-	// the consume (the group's ACL, its rebalancing) is a status.
-	b, err := s.fetch(pollRequest(ctx, r, q, 0), user, topic, p)
+	// the consume (the group's ACL, its rebalancing, its mode) is a status.
+	b, err := round(pollRequest(ctx, r, q, 0), 0)
 	if err != nil {
 		if ctx.Err() != nil && r.Context().Err() == nil {
 			return &requestError{status: http.StatusServiceUnavailable, retryAfter: time.Second, message: "this gateway replica is shutting down; retry"}
@@ -257,7 +267,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 		if err := nextRound(); err != nil {
 			return nil
 		}
-		if b, err = s.fetch(poll, user, topic, p); err != nil {
+		if b, err = round(poll, s.Streams.Heartbeat); err != nil {
 			if ctx.Err() == nil && !s.Pool.Draining() {
 				// The status can no longer be sent: the client
 				// reconnects and gets it then, if it lasts.
@@ -266,6 +276,37 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+}
+
+// queueRound takes one round of a stream in queue mode: a batch of the
+// share group, whose records are accepted once written to the connection
+// and released at once if not.
+func (s *server) queueRound(ctx context.Context, user *kafka.User, topic string, p consumeParams, wait time.Duration) (batch, error) {
+	groupID := user.Name + "." + p.group
+	qb, err := user.QueueFetch(ctx, topic, groupID, p.limit, wait)
+	if err != nil {
+		return batch{}, err
+	}
+	msgs := make([]*sarama.ConsumerMessage, len(qb.Records))
+	acks := make([]kafka.QueueAck, len(qb.Records))
+	for i, rec := range qb.Records {
+		msgs[i] = rec.Message
+		acks[i] = kafka.QueueAck{Partition: rec.Message.Partition, Offset: rec.Message.Offset, Outcome: kafka.Accept}
+	}
+	return batch{msgs: msgs, settle: func(delivered bool) {
+		if len(acks) == 0 {
+			return
+		}
+		if !delivered {
+			for i := range acks {
+				acks[i].Outcome = kafka.Release
+			}
+		}
+		// The stream's context may be over: the outcome still goes out.
+		actx, cancel := context.WithTimeout(context.Background(), ackTimeoutPerHolder)
+		defer cancel()
+		user.QueueAck(actx, topic, groupID, qb.Member, qb.Batch, acks)
+	}}, nil
 }
 
 // pollRequest is the stream's request as fetch reads it for one round:

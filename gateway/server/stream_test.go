@@ -238,7 +238,6 @@ func TestStreamDeliversRecordsAsTheyArrive(t *testing.T) {
 		{"?format=raw", "", "format=raw does not apply to a stream"},
 		{"?timeout=5", "", "timeout does not apply to a stream"},
 		{"?partition=0&offset=0", "", "partition and offset do not apply to a stream"},
-		{"?mode=queue", "", "mode=queue does not apply to a stream"},
 		{"", "seven", "Last-Event-ID (or lastEventId) must be the id of an event"},
 		{"?lastEventId=0-x", "", "Last-Event-ID (or lastEventId) must be the id of an event"},
 	} {
@@ -535,6 +534,58 @@ func TestStreamThroughAnotherReplica(t *testing.T) {
 		if m := s.nextRecord(t, 10*time.Second); *m.Value != strconv.Itoa(want) {
 			t.Fatalf("after reconnecting: record %s, want %d", *m.Value, want)
 		}
+	}
+}
+
+// In queue mode, streams on two replicas share one queue group, as
+// competing consumers: each record reaches one of them, once, and is
+// accepted once written, so the group holds nothing afterwards.
+func TestStreamInQueueMode(t *testing.T) {
+	tb := startBroker(t, queueBroker(30*time.Second, 5))
+	rs := startReplicas(t, tb, 2, "--stream-heartbeat=1s")
+	pass := tb.passwords[userA]
+	const n = 300
+	rs.postNumbered(t, userA, pass, topicA, n, 50)
+	streams := []*sseStream{
+		openStream(t, rs.client, rs.replicas[0].url+"/topic/"+topicA+"?mode=queue&group=work&limit=10", userA, pass, nil),
+		openStream(t, rs.client, rs.replicas[1].url+"/topic/"+topicA+"?mode=queue&group=work&limit=10", userA, pass, nil),
+	}
+	seen := map[string]int{}
+	perStream := make([]int, len(streams))
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < n && time.Now().Before(deadline) {
+		for i, st := range streams {
+			select {
+			case e, ok := <-st.events:
+				if !ok {
+					t.Fatalf("stream %d ended", i)
+				}
+				if e.comment != "" {
+					continue
+				}
+				m := e.record(t)
+				seen[*m.Value]++
+				perStream[i]++
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	for v, c := range seen {
+		if c != 1 {
+			t.Errorf("record %s came %d times", v, c)
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("the streams delivered %d of %d records", len(seen), n)
+	}
+	t.Logf("%d records over two streams: %v", n, perStream)
+	for _, st := range streams {
+		st.cancel()
+	}
+	// Accepted once written: nothing is left to hand out.
+	r, err := rs.callOn(rs.replicas[0], http.MethodGet, "/topic/"+topicA+"?mode=queue&group=work&limit=100&timeout=1", userA, pass, "")
+	if err != nil || r.status != http.StatusOK || string(r.body) != "[]\n" {
+		t.Fatalf("after the streams: %v %d %s, want no record left", err, r.status, r.body)
 	}
 }
 
