@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -69,5 +70,27 @@ func TestLagOfAGroup(t *testing.T) {
 	}
 	if r, err := rs.callOn(gw, http.MethodPost, "/topic/"+topicA+"/lag", userA, pass, "x"); err != nil || r.status != http.StatusMethodNotAllowed {
 		t.Fatalf("POST lag: %v %d %s, want 405", err, r.status, r.body)
+	}
+}
+
+// README's lag line works as pasted: after the group read 4 of 10
+// messages, it prints a lag of 6.
+func TestREADMELagCurl(t *testing.T) {
+	line := readmeCurls(t, "### `GET /topic/{topic}/lag` — how far a group is behind", 1)[0]
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
+	rs := startReplicas(t, tb, 1)
+	pass := tb.passwords[userA]
+	run := curlRunner(t, rs, userA, pass, topicA)
+	rs.postNumbered(t, userA, pass, topicA, 10, 10)
+	if r, err := rs.call(http.MethodGet, "/topic/"+topicA+"?group=workers&limit=4", userA, pass, ""); err != nil || r.status != http.StatusOK {
+		t.Fatalf("GET: %v %d %s", err, r.status, r.body)
+	}
+	waitCommitted(t, tb, userA+".workers", topicA, 0, 4)
+	var lag struct {
+		Topic, Group string
+		Lag          int64
+	}
+	if out := run(line); json.Unmarshal([]byte(out), &lag) != nil || lag.Topic != topicA || lag.Group != "workers" || lag.Lag != 6 {
+		t.Fatalf("README's lag line printed %s, want a lag of 6 for group workers", out)
 	}
 }
