@@ -705,11 +705,11 @@ func queueAcrossPods(t *testing.T, c client.Client, topic, user, password string
 		t.Fatalf("POST: %d %s %v", code, body, err)
 	}
 	// A new group starts at the oldest record: it also reads what earlier
-	// checks posted.
+	// checks posted, and is drained until both pods answer nothing.
 	group := "queue-" + rand.Text()
 	accepted := map[string]bool{}
 	posted, empty := 0, 0
-	for i := 0; posted < 40; i++ {
+	for i := 0; posted < 40 || empty < 2; i++ {
 		get, ack := eps[i%2], eps[(i+1)%2]
 		code, body, err := get.do("GET", "/topic/"+topic+"?mode=queue&limit=7&timeout=2&group="+group, user, password, "")
 		if err != nil || code != 200 {
@@ -720,11 +720,12 @@ func queueAcrossPods(t *testing.T, c client.Client, topic, user, password string
 			t.Fatal(err)
 		}
 		if len(recs) == 0 {
-			if empty++; empty > 10 {
+			if empty++; posted < 40 && empty > 10 {
 				t.Fatalf("queue GETs came back empty with %d of 40 records not accepted", 40-posted)
 			}
 			continue
 		}
+		empty = 0
 		var acks []string
 		for _, r := range recs {
 			if accepted[r.Value] {
@@ -749,10 +750,6 @@ func queueAcrossPods(t *testing.T, c client.Client, topic, user, password string
 				posted++
 			}
 		}
-	}
-	code, body, err := eps[0].do("GET", "/topic/"+topic+"?mode=queue&limit=100&timeout=1&group="+group, user, password, "")
-	if err != nil || code != 200 || body != "[]\n" {
-		t.Fatalf("after every record was accepted, a queue GET answered %d %q %v", code, body, err)
 	}
 	t.Logf("  %d records accepted once each, handed out by one pod and acknowledged through the other", len(accepted))
 }
