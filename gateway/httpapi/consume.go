@@ -174,7 +174,7 @@ func (s *server) consume(w http.ResponseWriter, r *http.Request) error {
 	// The messages count as delivered once the whole response reached the
 	// connection; if it did not, they are handed out again.
 	delivered := writeConsumed(w, b.msgs, p) == nil
-	b.settle(delivered)
+	_ = b.settle(delivered)
 	if delivered {
 		s.metrics.consumed.Add(float64(len(b.msgs)))
 	} else {

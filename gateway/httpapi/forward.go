@@ -53,9 +53,14 @@ func NewPeers(token, self string) *Peers {
 // them for the client's commit (ack=manual) and returns the replica
 // holding them, the lease's id there, and how to give them back at once.
 type batch struct {
-	msgs   []*sarama.ConsumerMessage
-	settle func(delivered bool)
+	msgs []*sarama.ConsumerMessage
+	// settle says whether the client got msgs; its error says the outcome
+	// did not take (the lease or lock ran out: they come again).
+	settle func(delivered bool) error
 	keep   func(user, topic, group string, timeout time.Duration) (holder, id string, giveBack func())
+	// lockedUntil is when a queue-mode batch's records go to another
+	// consumer unless accepted; zero for a classic group's.
+	lockedUntil time.Time
 }
 
 // fetch takes the messages of a consume here when this replica owns the
@@ -69,12 +74,13 @@ func (s *server) fetch(r *http.Request, user *kafka.User, topic string, p consum
 			if err != nil {
 				return batch{}, err
 			}
-			return batch{msgs: lease.Messages, settle: func(delivered bool) {
+			return batch{msgs: lease.Messages, settle: func(delivered bool) error {
 				if delivered {
 					lease.Ack()
 				} else {
 					lease.Release()
 				}
+				return nil
 			}, keep: func(user, topic, group string, timeout time.Duration) (string, string, func()) {
 				lease.Hold()
 				id := s.leases.add(user, topic, group, lease, timeout)
@@ -147,20 +153,20 @@ func (p *Peers) consume(r *http.Request, addr, topic, group string) (batch, erro
 		msgs[i] = m.consumerMessage()
 	}
 	auth := r.Header.Get("Authorization")
-	settle := func(delivered bool) {
+	settle := func(delivered bool) error {
 		if b.Lease == "" {
-			return
+			return nil
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 		defer cancel()
 		// When this fails the owner's lease times out and the messages
 		// are handed out again: at least once.
-		_ = p.settle(ctx, addr, auth, b.Lease, topic, group, delivered)
+		return p.settle(ctx, addr, auth, b.Lease, topic, group, delivered)
 	}
 	return batch{msgs: msgs, settle: settle, keep: func(string, string, string, time.Duration) (string, string, func()) {
 		// The owner holds the lease for the commit: the forwarded query
 		// asked for ack=manual and its ackTimeout.
-		return addr, b.Lease, func() { settle(false) }
+		return addr, b.Lease, func() { _ = settle(false) }
 	}}, nil
 }
 

@@ -16,8 +16,8 @@ import (
 	"qaas.dev/qaas/gateway/kafka"
 )
 
-// A GET on /topic/{topic} whose Accept names text/event-stream is a consume
-// stream: the group's records as Server-Sent Events (in queue mode, the
+// A GET on /topic/{topic} whose Accept prefers text/event-stream is a
+// consume stream: the group's records as Server-Sent Events (in queue mode, the
 // share group's, each accepted once written), as they arrive, until
 // the client leaves or the gateway shuts down. It is a loop of consumes,
 // each a long poll that takes a lease, writes its records as events,
@@ -44,8 +44,25 @@ const streamRetryAfter = 5 * time.Second
 
 // streamRoundBudget is how long one round of a stream (its long poll,
 // then writing its records) may take before the connection counts as
-// dead: what the server's WriteTimeout gives a plain GET.
+// dead: what the server's WriteTimeout gives a plain GET. Nothing is
+// written while the round polls.
 const streamRoundBudget = MaxTimeout + time.Minute
+
+// streamWriteBudget is how long writing a round's events may take once
+// they were taken: well inside the lease a group's owner grants a
+// forwarded round, so that a slow reader's round is given back by this
+// replica rather than handed out again by the owner behind its back. A
+// queue round has until its records' lock, less queueSettleMargin.
+const streamWriteBudget = peerLeaseTimeout - 10*time.Second
+
+// queueSettleMargin is what a queue round leaves of its records' lock for
+// its acknowledgement to reach the broker.
+const queueSettleMargin = time.Second
+
+// streamDrainWriteBudget is what a write still under way gets once the
+// gateway starts shutting down: a stalled client's round is given back
+// well inside --shutdown-timeout.
+const streamDrainWriteBudget = 3 * time.Second
 
 // byAccept serves a GET with consume, or with stream when the client asks
 // for an event stream.
@@ -59,18 +76,40 @@ func byAccept(consume, stream http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// acceptsEventStream says whether Accept headers name text/event-stream
-// (EventSource sends exactly that), other than with q=0.
+// acceptsEventStream says whether Accept headers prefer an event stream to
+// JSON: text/event-stream named with a q above 0 and above the one JSON
+// gets (application/json's own, else application/*'s, else */*'s; none is
+// 0). EventSource sends "text/event-stream" alone; a generic client that
+// lists both, or adds */*, gets the JSON answer of a plain GET.
 func acceptsEventStream(accept []string) bool {
+	// The q of each media range named, the highest where one is named
+	// twice; an entry whose q is not a number from 0 to 1 counts for none.
+	qs := map[string]float64{}
 	for _, v := range accept {
 		for _, mediaRange := range strings.Split(v, ",") {
 			mediaType, params, err := mime.ParseMediaType(mediaRange)
-			if err == nil && mediaType == eventStreamType && params["q"] != "0" {
-				return true
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if v, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(v, 64); err != nil || q < 0 || q > 1 {
+					continue
+				}
+			}
+			if prev, ok := qs[mediaType]; !ok || q > prev {
+				qs[mediaType] = q
 			}
 		}
 	}
-	return false
+	streamQ := qs[eventStreamType]
+	jsonQ, ok := qs["application/json"]
+	if !ok {
+		if jsonQ, ok = qs["application/*"]; !ok {
+			jsonQ = qs["*/*"]
+		}
+	}
+	return streamQ > 0 && streamQ > jsonQ
 }
 
 // parseStreamParams reads a stream's query: a GET's, but for what a
@@ -127,6 +166,13 @@ func (e eventPosition) covers(m *sarama.ConsumerMessage) bool {
 	return e.set && m.Partition == e.partition && m.Offset <= e.offset
 }
 
+// passedBy says whether writing m takes the stream past the event: m is of
+// its partition and after it, so what comes at or before it later is a
+// rewind (a reset, a recreated topic) the client has not seen.
+func (e eventPosition) passedBy(m *sarama.ConsumerMessage) bool {
+	return e.set && m.Partition == e.partition && m.Offset > e.offset
+}
+
 // streamSlots counts the streams open per user.
 type streamSlots struct {
 	perUser int
@@ -166,9 +212,16 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	seen, err := parseLastEventID(r.Header.Get("Last-Event-ID"), q.Get("lastEventId"))
-	if err != nil {
-		return err
+	// In queue mode, Last-Event-ID is ignored, not refused (EventSource
+	// sends it on each reconnect, and a 400 ends an EventSource for good):
+	// a record comes again only when it was not written, and the share
+	// group hands out lower offsets at any time (released by another
+	// consumer, its lock run out), which the client has not seen.
+	var seen eventPosition
+	if !p.queue {
+		if seen, err = parseLastEventID(r.Header.Get("Last-Event-ID"), q.Get("lastEventId")); err != nil {
+			return err
+		}
 	}
 	user, err := s.authenticate(r)
 	if err != nil {
@@ -185,33 +238,55 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	// The server's WriteTimeout would cut the response: a stream lasts as
+	// long as its client stays, and each round sets the write deadline
+	// instead: long while it polls, short once it has events to write.
+	// (Its ReadTimeout does not apply: net/http lifts it once a request
+	// without a body was read.) Once the gateway starts shutting down, a
+	// write gets streamDrainWriteBudget at most.
+	rc := http.NewResponseController(w)
+	var deadlineMu sync.Mutex
+	drained := false
+	writeBy := func(deadline time.Time) error {
+		deadlineMu.Lock()
+		defer deadlineMu.Unlock()
+		if drained {
+			return nil
+		}
+		return rc.SetWriteDeadline(deadline)
+	}
+	if err := writeBy(time.Now().Add(streamRoundBudget)); err != nil {
+		return err
+	}
 	// The stream's consumes end when the client leaves or when the
-	// gateway starts shutting down, a forwarded long poll included.
+	// gateway starts shutting down, a forwarded long poll included, and a
+	// write blocked on a stalled client ends soon after. The watch ends
+	// before the handler does: the deadline may not be set after that.
 	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	watched := make(chan struct{})
+	defer func() {
+		cancel()
+		<-watched
+	}()
 	go func() {
+		defer close(watched)
 		select {
 		case <-s.Pool.DrainStarted():
+			deadlineMu.Lock()
+			drained = true
+			_ = rc.SetWriteDeadline(time.Now().Add(streamDrainWriteBudget))
+			deadlineMu.Unlock()
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	// The server's WriteTimeout would cut the response: a stream lasts as
-	// long as its client stays, and each round (its long poll, then its
-	// write) extends the write deadline instead. (Its ReadTimeout does not
-	// apply: net/http lifts it once a request without a body was read.)
-	rc := http.NewResponseController(w)
-	nextRound := func() error { return rc.SetWriteDeadline(time.Now().Add(streamRoundBudget)) }
-	if err := nextRound(); err != nil {
-		return err
-	}
 
 	// A round of a classic group is a consume, here or forwarded to the
 	// group's owner; one of a queue group (mode=queue) is a batch of its
 	// share group, accepted once written, released if not.
 	round := func(req *http.Request, wait time.Duration) (batch, error) {
 		if p.queue {
-			return s.queueRound(req.Context(), user, topic, p, wait)
+			return s.queueRound(req.Context(), user, topic, user.Name+"."+p.group, p.limit, wait)
 		}
 		return s.fetch(req, user, topic, p)
 	}
@@ -243,28 +318,45 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 		events := 0
 		for _, m := range b.msgs {
 			// What the client got before it reconnected counts as
-			// delivered, with the rest of the round.
-			if !seen.covers(m) {
-				buf = appendEvent(buf, &enc, m, p.base64Values)
-				events++
+			// delivered, with the rest of the round, until the stream
+			// went past it.
+			if seen.covers(m) {
+				continue
 			}
+			if seen.passedBy(m) {
+				seen = eventPosition{}
+			}
+			buf = appendEvent(buf, &enc, m, p.base64Values)
+			events++
 		}
-		if events == 0 && time.Since(lastWrite) >= s.Streams.Heartbeat {
+		// A round without records lasts about a heartbeat: one is written
+		// once half of it passed, so that none is ever much more than a
+		// heartbeat after the last write.
+		if events == 0 && time.Since(lastWrite) >= s.Streams.Heartbeat/2 {
 			buf = append(buf, ": heartbeat\n\n"...)
+		}
+		if r.Context().Err() != nil {
+			// The client is gone: nothing more is written to it.
+			s.settleRound(b, false, topic, events)
+			return nil
 		}
 		delivered := true
 		if len(buf) > 0 {
-			delivered = writeFlushed(w, rc, buf) == nil
+			deadline := time.Now().Add(streamWriteBudget)
+			if lock := b.lockedUntil.Add(-queueSettleMargin); !b.lockedUntil.IsZero() && lock.Before(deadline) {
+				deadline = lock
+			}
+			delivered = writeBy(deadline) == nil && writeFlushed(w, rc, buf) == nil
 			lastWrite = time.Now()
 		}
-		b.settle(delivered)
+		s.settleRound(b, delivered, topic, events)
 		if !delivered {
-			s.log.Debug("a consume stream's client left; the records being written go to the group's next consume", "topic", topic, "records", events)
+			s.log.Debug("a consume stream's client left or read too slowly; the records being written go to the group's next consume", "topic", topic, "records", events)
 			return nil
 		}
 		s.metrics.consumed.Add(float64(events))
 
-		if err := nextRound(); err != nil {
+		if err := writeBy(time.Now().Add(streamRoundBudget)); err != nil {
 			return nil
 		}
 		if b, err = round(poll, s.Streams.Heartbeat); err != nil {
@@ -278,24 +370,35 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
+// settleRound settles a round of a stream, and says so when the outcome
+// did not take: its records are then handed out again (at least once).
+func (s *server) settleRound(b batch, delivered bool, topic string, events int) {
+	if err := b.settle(delivered); err != nil {
+		s.log.Info("a consume stream's round could not be settled; its records are handed out again", "topic", topic, "records", len(b.msgs), "events", events, "delivered", delivered, "error", err)
+	}
+}
+
 // queueRound takes one round of a stream in queue mode: a batch of the
 // share group, whose records are accepted once written to the connection
-// and released at once if not.
-func (s *server) queueRound(ctx context.Context, user *kafka.User, topic string, p consumeParams, wait time.Duration) (batch, error) {
-	groupID := user.Name + "." + p.group
-	qb, err := user.QueueFetch(ctx, topic, groupID, p.limit, wait)
+// and released at once if not. The batch's lockedUntil is its earliest
+// record's lock.
+func (s *server) queueRound(ctx context.Context, user *kafka.User, topic, groupID string, limit int, wait time.Duration) (batch, error) {
+	qb, err := user.QueueFetch(ctx, topic, groupID, limit, wait)
 	if err != nil {
 		return batch{}, err
 	}
-	msgs := make([]*sarama.ConsumerMessage, len(qb.Records))
+	b := batch{msgs: make([]*sarama.ConsumerMessage, len(qb.Records))}
 	acks := make([]kafka.QueueAck, len(qb.Records))
 	for i, rec := range qb.Records {
-		msgs[i] = rec.Message
+		b.msgs[i] = rec.Message
 		acks[i] = kafka.QueueAck{Partition: rec.Message.Partition, Offset: rec.Message.Offset, Outcome: kafka.Accept}
+		if b.lockedUntil.IsZero() || rec.LockedUntil.Before(b.lockedUntil) {
+			b.lockedUntil = rec.LockedUntil
+		}
 	}
-	return batch{msgs: msgs, settle: func(delivered bool) {
+	b.settle = func(delivered bool) error {
 		if len(acks) == 0 {
-			return
+			return nil
 		}
 		if !delivered {
 			for i := range acks {
@@ -305,8 +408,18 @@ func (s *server) queueRound(ctx context.Context, user *kafka.User, topic string,
 		// The stream's context may be over: the outcome still goes out.
 		actx, cancel := context.WithTimeout(context.Background(), ackTimeoutPerHolder)
 		defer cancel()
-		user.QueueAck(actx, topic, groupID, qb.Member, qb.Batch, acks)
-	}}, nil
+		var failed []error
+		for _, err := range user.QueueAck(actx, topic, groupID, qb.Member, qb.Batch, acks) {
+			if err != nil {
+				failed = append(failed, err)
+			}
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("%d of %d records: %w", len(failed), len(acks), failed[0])
+		}
+		return nil
+	}
+	return b, nil
 }
 
 // pollRequest is the stream's request as fetch reads it for one round:
