@@ -352,8 +352,7 @@ func TestIngressTLSSources(t *testing.T) {
 func nginxStreaming(pairs ...string) map[string]string {
 	annotations := map[string]string{
 		"nginx.ingress.kubernetes.io/proxy-buffering":    "off",
-		"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
-		"nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+		"nginx.ingress.kubernetes.io/proxy-read-timeout": "120",
 	}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		annotations[pairs[i]] = pairs[i+1]

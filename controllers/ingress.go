@@ -73,16 +73,22 @@ func buildIngress(app *queuev1alpha1.QueueApp, settings Settings, host string, s
 
 // streamingAnnotations are what the Ingress controller of className needs
 // to pass consume streams (Server-Sent Events) through, for the classes
-// the operator knows. ingress-nginx buffers a response before passing it
-// on and ends one whose upstream was silent for 60 seconds; Traefik passes
+// the operator knows. Class nginx is ingress-nginx (kubernetes/ingress-nginx):
+// it passes a response on as it comes by default, and honours the
+// gateway's X-Accel-Buffering: no; proxy-buffering off keeps that so where
+// the controller's ConfigMap turned buffering on. It ends a response whose
+// upstream was silent for proxy-read-timeout (60 s by default), for every
+// request of the Ingress: a stream writes a heartbeat at least every
+// --stream-heartbeat (30 s at most), so 120 s, above twice the longest
+// heartbeat, keeps streams open without holding a plain GET to a hung
+// replica much longer than the default would. Traefik passes
 // text/event-stream on as it comes and has no such timeout, so it needs
 // none.
 func streamingAnnotations(className string) map[string]string {
 	annotations := map[string]string{}
 	if className == "nginx" {
 		annotations["nginx.ingress.kubernetes.io/proxy-buffering"] = "off"
-		annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "3600"
-		annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] = "3600"
+		annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] = "120"
 	}
 	return annotations
 }

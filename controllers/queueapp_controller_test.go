@@ -266,7 +266,7 @@ func TestChildrenEditedOrDeletedByHandArePutBack(t *testing.T) {
 		if h := ing.Spec.Rules[0].Host; h != "my-app."+ns+".queue.example.com" {
 			return fmt.Errorf("ingress host %s", h)
 		}
-		if a := ing.Annotations; a["nginx.ingress.kubernetes.io/proxy-read-timeout"] != "3600" || a["example.com/owner"] != "team-a" {
+		if a := ing.Annotations; a["nginx.ingress.kubernetes.io/proxy-read-timeout"] != "120" || a["example.com/owner"] != "team-a" {
 			return fmt.Errorf("ingress annotations %v, want the operator's put back and the user's kept", a)
 		}
 		if u := string(secret.Data["url"]); u != "https://my-app."+ns+".queue.example.com" {
