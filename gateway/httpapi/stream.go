@@ -314,21 +314,8 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) error {
 	var enc consumedEncoder
 	var lastWrite time.Time
 	for {
-		buf = buf[:0]
-		events := 0
-		for _, m := range b.msgs {
-			// What the client got before it reconnected counts as
-			// delivered, with the rest of the round, until the stream
-			// went past it.
-			if seen.covers(m) {
-				continue
-			}
-			if seen.passedBy(m) {
-				seen = eventPosition{}
-			}
-			buf = appendEvent(buf, &enc, m, p.base64Values)
-			events++
-		}
+		var events int
+		buf, events = appendRound(buf[:0], &enc, b.msgs, &seen, p.base64Values)
 		// A round without records lasts about a heartbeat: one is written
 		// once half of it passed, so that none is ever much more than a
 		// heartbeat after the last write.
@@ -439,6 +426,26 @@ func pollRequest(ctx context.Context, r *http.Request, q url.Values, wait time.D
 	pr := r.WithContext(ctx)
 	pr.URL = &u
 	return pr
+}
+
+// appendRound appends a round's records as events, but for those the
+// client got before it reconnected (seen), which count as delivered with
+// the rest of the round, until the stream writes a record of seen's
+// partition after it: what comes at or before it afterwards was rewound.
+// It returns buf and the number of events.
+func appendRound(buf []byte, enc *consumedEncoder, msgs []*sarama.ConsumerMessage, seen *eventPosition, base64Values bool) ([]byte, int) {
+	events := 0
+	for _, m := range msgs {
+		if seen.covers(m) {
+			continue
+		}
+		if seen.passedBy(m) {
+			*seen = eventPosition{}
+		}
+		buf = appendEvent(buf, enc, m, base64Values)
+		events++
+	}
+	return buf, events
 }
 
 // appendEvent appends m as one event: its id, then its JSON object as a

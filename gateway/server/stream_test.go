@@ -40,10 +40,16 @@ func (e sseEvent) record(t testing.TB) message {
 }
 
 // readEvents parses body as text/event-stream onto events, closing it
-// when the body ends.
-func readEvents(body io.Reader, events chan<- sseEvent) {
-	defer close(events)
+// when the body ends; ended, unless nil, then gets what ended it: nil when
+// the body ended cleanly, else the error that cut it.
+func readEvents(body io.Reader, events chan<- sseEvent, ended chan<- error) {
 	sc := bufio.NewScanner(body)
+	defer func() {
+		if ended != nil {
+			ended <- sc.Err()
+		}
+		close(events)
+	}()
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var e sseEvent
 	for sc.Scan() {
@@ -69,6 +75,9 @@ func readEvents(body io.Reader, events chan<- sseEvent) {
 // sseStream is an open consume stream.
 type sseStream struct {
 	events chan sseEvent
+	// ended gets what ended the body once events is closed: nil when it
+	// ended cleanly.
+	ended  chan error
 	header http.Header
 	cancel func()
 }
@@ -114,8 +123,8 @@ func tryStream(t testing.TB, client *http.Client, url, user, password string, he
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("a stream answered Content-Type %q", ct)
 	}
-	s := &sseStream{events: make(chan sseEvent, 1024), header: resp.Header, cancel: func() { cancel(); resp.Body.Close() }}
-	go readEvents(resp.Body, s.events)
+	s := &sseStream{events: make(chan sseEvent, 1024), ended: make(chan error, 1), header: resp.Header, cancel: func() { cancel(); resp.Body.Close() }}
+	go readEvents(resp.Body, s.events, s.ended)
 	t.Cleanup(s.cancel)
 	return s, response{}
 }
@@ -158,8 +167,9 @@ func (s *sseStream) nextRecord(t testing.TB, within time.Duration) message {
 
 // Records produced after a stream opened arrive as events, each with its
 // place as id and in order within its partition; heartbeats keep a stream
-// without records visibly alive, past the server's read timeout; each
-// user holds a bounded number of streams; nonsense is refused.
+// without records visibly alive, about one interval apart, past the
+// server's read timeout; each user holds a bounded number of streams, and
+// closing one frees its place; nonsense is refused.
 func TestStreamDeliversRecordsAsTheyArrive(t *testing.T) {
 	tb := startBroker(t, embeddedDefaults())
 	gw := startGateway(t, tb, "--stream-heartbeat=1s", "--max-streams-per-user=2", "--read-timeout=2s")
@@ -171,21 +181,30 @@ func TestStreamDeliversRecordsAsTheyArrive(t *testing.T) {
 	}
 	// Over HTTP/1.1 too, where the read timeout would end the request.
 	h1 := openRawStream(t, gw, "/topic/"+topicB+"?group=h1", userB, tb.passwords[userB], "")
+	h1Opened := time.Now()
 	defer h1.conn.Close()
-	// Three heartbeats, a second apart: the streams outlive the 2s read
-	// timeout.
-	start := time.Now()
-	for range 3 {
+	// Heartbeats about a second apart (the first came as the stream
+	// opened): never much more, or a proxy's read timeout could end an
+	// idle stream, nor many more of them.
+	var lastBeat time.Time
+	for i := range 5 {
 		if e := s.next(t, 3*time.Second); e.comment != "heartbeat" {
 			t.Fatalf("an idle stream sent %+v, want a heartbeat", e)
 		}
+		if gap := time.Since(lastBeat); i >= 2 && (gap > 1750*time.Millisecond || gap < 400*time.Millisecond) {
+			t.Errorf("a heartbeat %s after the previous one, want about a second (--stream-heartbeat=1s)", gap)
+		}
+		lastBeat = time.Now()
 	}
-	if took := time.Since(start); took < 1500*time.Millisecond {
-		t.Errorf("three heartbeats in %s, want one a second", took)
-	}
-
-	expectStatus(t, gw.post(t, userB, tb.passwords[userB], "/topic/"+topicB, `[{"Value":"late"}]`), http.StatusOK)
+	// The HTTP/1.1 stream outlives its 2s read timeout well: it still
+	// gets its heartbeats, then a record posted 4.5s after it opened.
 	h1Stream := &sseStream{events: h1.events}
+	for time.Since(h1Opened) < 4500*time.Millisecond {
+		if e := h1Stream.next(t, 3*time.Second); e.comment != "heartbeat" {
+			t.Fatalf("an idle HTTP/1.1 stream sent %+v, want a heartbeat", e)
+		}
+	}
+	expectStatus(t, gw.post(t, userB, tb.passwords[userB], "/topic/"+topicB, `[{"Value":"late"}]`), http.StatusOK)
 	if m := h1Stream.nextRecord(t, 10*time.Second); *m.Value != "late" {
 		t.Fatalf("the HTTP/1.1 stream sent %s, want late", *m.Value)
 	}
@@ -220,7 +239,7 @@ func TestStreamDeliversRecordsAsTheyArrive(t *testing.T) {
 		t.Errorf("a stream of another tenant's topic: %d %s, want 403", r.status, r.body)
 	}
 	// A second stream of the user is served; a third is refused.
-	openStream(t, gw.client, gw.URL+"/topic/"+topicA+"?group=other", userA, pass, nil)
+	second := openStream(t, gw.client, gw.URL+"/topic/"+topicA+"?group=other", userA, pass, nil)
 	if n := gw.metric(t, "qaas_gateway_consume_streams"); n != 3 {
 		t.Errorf("qaas_gateway_consume_streams %v, want 3 (two of one user, one of another)", n)
 	}
@@ -230,6 +249,21 @@ func TestStreamDeliversRecordsAsTheyArrive(t *testing.T) {
 	}
 	// Another user is not held back by the first one's streams.
 	openStream(t, gw.client, gw.URL+"/topic/"+topicB, userB, tb.passwords[userB], nil)
+	// Closing a stream frees its place: the third is served soon after.
+	second.cancel()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		third, r := tryStream(t, gw.client, gw.URL+"/topic/"+topicA+"?group=third", userA, pass, nil)
+		if third != nil {
+			break
+		}
+		if r.status != http.StatusTooManyRequests {
+			t.Fatalf("a stream after one was closed: %d %s", r.status, r.body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("closing a stream did not free its place within 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	for _, c := range []struct {
 		query, lastEventID, message string
@@ -284,6 +318,53 @@ func TestStreamSkipsWhatLastEventIDSaysWasSeen(t *testing.T) {
 	}
 }
 
+// A queue stream ignores Last-Event-ID (EventSource sends it on each
+// reconnect): a record released by another consumer comes to the stream
+// even when its offset is before the last event the client got, and
+// nothing is accepted unwritten.
+func TestQueueStreamIgnoresLastEventID(t *testing.T) {
+	tb := startBroker(t, queueBroker(30*time.Second, 5))
+	rs := startReplicas(t, tb, 1, "--stream-heartbeat=1s")
+	on := rs.replicas[0]
+	pass := tb.passwords[userA]
+	rs.postNumbered(t, userA, pass, topicA, 5, 5)
+	// Another consumer holds the first record.
+	held := queueGet(t, rs, on, userA, pass, topicA, "work", "&limit=1")
+	if queueValues(held) != "0" {
+		t.Fatalf("the other consumer got %q, want the first record", queueValues(held))
+	}
+	url := on.url + "/topic/" + topicA + "?mode=queue&group=work"
+	s := openStream(t, rs.client, url, userA, pass, nil)
+	lastID := ""
+	for want := 1; want < 5; want++ {
+		e := s.nextEvent(t, 10*time.Second)
+		if m := e.record(t); *m.Value != strconv.Itoa(want) {
+			t.Fatalf("record %s, want %d", *m.Value, want)
+		}
+		lastID = e.id
+	}
+	s.cancel()
+	// The client reconnects as EventSource does; a malformed id is no
+	// reason to refuse it either.
+	malformed, r := tryStream(t, rs.client, url, userA, pass, http.Header{"Last-Event-Id": {"seven"}})
+	if malformed == nil {
+		t.Fatalf("a queue stream with a malformed Last-Event-ID: %d %s, want it served", r.status, r.body)
+	}
+	malformed.cancel()
+	s = openStream(t, rs.client, url, userA, pass, http.Header{"Last-Event-Id": {lastID}})
+	if res := queueAck(t, rs, on, userA, pass, topicA, "work", "release", held); res[0].Result != "acknowledged" {
+		t.Fatalf("release: %+v", res)
+	}
+	if m := s.nextRecord(t, 10*time.Second); *m.Value != "0" || m.Offset != 0 {
+		t.Fatalf("after the release: record %s at offset %d, want the released record 0 (before Last-Event-ID %s)", *m.Value, m.Offset, lastID)
+	}
+	s.cancel()
+	r, err := rs.callOn(on, http.MethodGet, "/topic/"+topicA+"?mode=queue&group=work&limit=100&timeout=1", userA, pass, "")
+	if err != nil || r.status != http.StatusOK || string(r.body) != "[]\n" {
+		t.Fatalf("after the streams: %v %d %s, want no record left", err, r.status, r.body)
+	}
+}
+
 // rawStream is a consume stream over its own HTTP/1.1 connection, so that
 // the client can stop it as a client that goes away does (closing its
 // side) and still read what the gateway wrote before it saw that.
@@ -315,7 +396,7 @@ func openRawStream(t testing.TB, g *gateway, path, user, password, lastEventID s
 		t.Fatalf("stream: %d %s", resp.StatusCode, b)
 	}
 	s := &rawStream{conn: conn, events: make(chan sseEvent, 1024)}
-	go readEvents(resp.Body, s.events)
+	go readEvents(resp.Body, s.events, nil)
 	return s
 }
 
@@ -478,11 +559,13 @@ func TestStreamCutMidRoundRepeatsNothingSeen(t *testing.T) {
 
 // A stream on a replica that does not own the group is served by the
 // owner through the peer API; when its replica shuts down the stream ends
-// cleanly, and the client resumes on another replica with Last-Event-ID,
-// losing nothing.
+// cleanly and at once, its long poll on the owner cut short, and the
+// client resumes on another replica with Last-Event-ID, losing nothing.
 func TestStreamThroughAnotherReplica(t *testing.T) {
 	tb := startBroker(t, embeddedkafka.BrokerOptions{})
-	rs := startReplicas(t, tb, 2, "--stream-heartbeat=1s")
+	// Each round of the stream waits on the owner for up to 30s: only the
+	// shutdown itself can end it sooner.
+	rs := startReplicas(t, tb, 2, "--stream-heartbeat=30s")
 	owner, other := rs.replicas[0], rs.replicas[1]
 	pass := tb.passwords[userA]
 	// A plain GET makes the first replica the group's owner.
@@ -507,17 +590,30 @@ func TestStreamThroughAnotherReplica(t *testing.T) {
 		t.Fatal("the stream was not served by the group's owner")
 	}
 
-	// The stream's replica shuts down: the stream ends, not cut.
+	// The stream's replica shuts down: the stream ends within seconds,
+	// not cut.
 	rs.remove(other)
 	stopped := make(chan struct{})
+	sigterm := time.Now()
 	go func() {
 		other.stop(syscall.SIGTERM)
 		close(stopped)
 	}()
-	for e := range s.events {
-		if e.comment == "" {
-			t.Fatalf("after the shutdown began the stream sent %+v", e)
+	for ended := false; !ended; {
+		select {
+		case e, ok := <-s.events:
+			if ended = !ok; !ended && e.comment == "" {
+				t.Fatalf("after the shutdown began the stream sent %+v", e)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the stream did not end with its replica")
 		}
+	}
+	if took := time.Since(sigterm); took > 5*time.Second {
+		t.Errorf("the stream ended %s after its replica was told to stop, want within seconds", took)
+	}
+	if err := <-s.ended; err != nil {
+		t.Errorf("the stream was cut (%v), want it ended cleanly", err)
 	}
 	select {
 	case <-stopped:
@@ -620,7 +716,7 @@ func TestREADMEStreamCurl(t *testing.T) {
 		_ = cmd.Wait()
 	}()
 	events := make(chan sseEvent, 64)
-	go readEvents(out, events)
+	go readEvents(out, events, nil)
 	s := &sseStream{events: events}
 	for want := range 3 {
 		if m := s.nextRecord(t, 20*time.Second); *m.Value != strconv.Itoa(want) {
