@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -630,6 +632,79 @@ func TestStreamThroughAnotherReplica(t *testing.T) {
 		if m := s.nextRecord(t, 10*time.Second); *m.Value != strconv.Itoa(want) {
 			t.Fatalf("after reconnecting: record %s, want %d", *m.Value, want)
 		}
+	}
+}
+
+// A shutdown does not wait on a client that stopped reading: the round
+// being written to it is given back within seconds, well inside
+// --shutdown-timeout, and comes again to the group's next consume. The
+// client's socket takes 4 KiB and the round is 200 records of 64 KiB, so
+// the gateway is still writing it when the shutdown begins (the response
+// header went out with its first bytes).
+func TestStreamShutdownGivesBackARoundStuckOnAStalledClient(t *testing.T) {
+	tb := startBroker(t, embeddedkafka.BrokerOptions{})
+	rs := startReplicas(t, tb, 1, "--stream-heartbeat=1s", "--consumer-buffer-bytes=16777216", "--max-response-bytes=16777216")
+	gw := rs.replicas[0]
+	pass := tb.passwords[userA]
+	value := strings.Repeat("x", 64<<10)
+	const total = 200
+	for start := 0; start < total; start += 10 {
+		var msgs []string
+		for i := start; i < start+10; i++ {
+			msgs = append(msgs, fmt.Sprintf(`{"Key":"%d","Value":"%s"}`, i, value))
+		}
+		if r, err := rs.callOn(gw, http.MethodPost, "/topic/"+topicA, userA, pass, "["+strings.Join(msgs, ",")+"]"); err != nil || r.status != http.StatusOK {
+			t.Fatalf("POST: %v %d %s", err, r.status, r.body)
+		}
+	}
+	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var setErr error
+		if err := c.Control(func(fd uintptr) {
+			setErr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return setErr
+	}}
+	roots := x509.NewCertPool()
+	if pem, err := os.ReadFile(rs.certFile); err != nil || !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("the replicas' certificate: %v", err)
+	}
+	conn, err := tls.DialWithDialer(dialer, "tcp", strings.TrimPrefix(gw.url, "https://"), &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	request := "GET /topic/" + topicA + "?group=stalled&limit=" + strconv.Itoa(total) + " HTTP/1.1\r\nHost: gw\r\nAccept: text/event-stream\r\nAuthorization: Basic " +
+		base64.StdEncoding.EncodeToString([]byte(userA+":"+pass)) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %v %v", err, resp)
+	}
+	// The client reads nothing more.
+	start := time.Now()
+	gw.stop(syscall.SIGTERM)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the replica took %s to stop, waiting on a stalled stream", took)
+	}
+	rs.remove(gw)
+	next := rs.add()
+	r, err := rs.callOn(next, http.MethodGet, "/topic/"+topicA+"/lag?group=stalled", userA, pass, "")
+	if err != nil || r.status != http.StatusOK {
+		t.Fatalf("lag: %v %d %s", err, r.status, r.body)
+	}
+	if lag := decode[lagAnswer](t, r); lag.Lag != total {
+		t.Fatalf("the group's lag after the shutdown is %d, want %d: the round the client did not read was committed", lag.Lag, total)
+	}
+	r, err = rs.callOn(next, http.MethodGet, "/topic/"+topicA+"?group=stalled&limit=1", userA, pass, "")
+	if err != nil || r.status != http.StatusOK {
+		t.Fatalf("GET: %v %d %s", err, r.status, r.body)
+	}
+	if got := decode[[]message](t, r); len(got) != 1 || *got[0].Key != "0" {
+		t.Fatalf("the group's next consume got %s, want the first record again", r.body)
 	}
 }
 
