@@ -170,11 +170,7 @@ type commitRequest struct {
 // commit handles POST /topic/{topic}/commit?group=: it commits the
 // messages handed out under a token, here or on the replica holding them.
 func (s *server) commit(w http.ResponseWriter, r *http.Request) error {
-	topic, q, err := topicAndQuery(r)
-	if err != nil {
-		return err
-	}
-	group, err := parseGroup(q.Get("group"))
+	topic, group, err := topicAndGroup(r)
 	if err != nil {
 		return err
 	}

@@ -120,14 +120,7 @@ var errOwnerMoved = errors.New("the group's owner moved")
 // consume forwards the client's consume r to the owner at addr, with the
 // client's own credentials.
 func (p *Peers) consume(r *http.Request, addr, topic, group string) (batch, error) {
-	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/topic/" + topic, RawQuery: r.URL.RawQuery}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
-	if err != nil {
-		return batch{}, err
-	}
-	req.Header.Set("Authorization", r.Header.Get("Authorization"))
-	req.Header.Set(PeerTokenHeader, p.Token)
-	resp, err := p.client.Do(req)
+	resp, err := p.call(r.Context(), http.MethodGet, addr, r.Header.Get("Authorization"), "/peer/v1/topic/"+topic, r.URL.Query(), nil)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return batch{}, r.Context().Err()
@@ -170,6 +163,21 @@ func (p *Peers) consume(r *http.Request, addr, topic, group string) (batch, erro
 	}}, nil
 }
 
+// call sends a request to the peer API of the replica at addr, with the
+// client's credentials auth and the replicas' token. Names go into path
+// already checked (topics, lease ids), and what may be "." or ".." (a
+// group) into query, so that no path is cleaned into another.
+func (p *Peers) call(ctx context.Context, method, addr, auth, path string, query url.Values, body io.Reader) (*http.Response, error) {
+	u := url.URL{Scheme: "http", Host: addr, Path: path, RawQuery: query.Encode()}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set(PeerTokenHeader, p.Token)
+	return p.client.Do(req)
+}
+
 // errLeaseUnknown says that the replica asked to settle a lease does not
 // hold it (any more).
 var errLeaseUnknown = errors.New("no such lease")
@@ -187,14 +195,7 @@ func (p *Peers) commit(ctx context.Context, addr, auth, lease, topic, group stri
 }
 
 func (p *Peers) settleLease(ctx context.Context, addr, auth, lease string, q url.Values) error {
-	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/lease/" + lease, RawQuery: q.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", auth)
-	req.Header.Set(PeerTokenHeader, p.Token)
-	resp, err := p.client.Do(req)
+	resp, err := p.call(ctx, http.MethodPost, addr, auth, "/peer/v1/lease/"+lease, q, nil)
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,7 @@ type partitionLag struct {
 // lag handles GET /topic/{topic}/lag?group=: how far the user's group is
 // behind on each partition of the topic.
 func (s *server) lag(w http.ResponseWriter, r *http.Request) error {
-	topic, q, err := topicAndQuery(r)
-	if err != nil {
-		return err
-	}
-	group, err := parseGroup(q.Get("group"))
+	topic, group, err := topicAndGroup(r)
 	if err != nil {
 		return err
 	}

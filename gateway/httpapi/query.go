@@ -22,6 +22,17 @@ func topicAndQuery(r *http.Request) (string, url.Values, error) {
 	return topic, q, err
 }
 
+// topicAndGroup reads what the calls on a topic's group start with: the
+// topic in the path and ?group=.
+func topicAndGroup(r *http.Request) (topic, group string, err error) {
+	topic, q, err := topicAndQuery(r)
+	if err != nil {
+		return "", "", err
+	}
+	group, err = parseGroup(q.Get("group"))
+	return topic, group, err
+}
+
 // parseQuery reads a request's query string. net/url drops the pairs it
 // cannot decode, which would turn ?limit=%zz into the default limit: a
 // query that does not parse, or that gives a parameter twice, is refused

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -163,11 +165,7 @@ const ackBody = MaxLimit * 512
 
 // ack handles POST /topic/{topic}/ack?group=G.
 func (s *server) ack(w http.ResponseWriter, r *http.Request) error {
-	topic, q, err := topicAndQuery(r)
-	if err != nil {
-		return err
-	}
-	group, err := parseGroup(q.Get("group"))
+	topic, group, err := topicAndGroup(r)
 	if err != nil {
 		return err
 	}
@@ -312,14 +310,7 @@ func (p *Peers) queueAck(ctx context.Context, addr, auth, topic, group string, r
 	}
 	ctx, cancel := context.WithTimeout(ctx, ackTimeoutPerHolder)
 	defer cancel()
-	u := "http://" + addr + "/peer/v1/queue/" + topic + "/ack?group=" + group
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(raw)))
-	if err != nil {
-		return results
-	}
-	req.Header.Set("Authorization", auth)
-	req.Header.Set(PeerTokenHeader, p.Token)
-	resp, err := p.client.Do(req)
+	resp, err := p.call(ctx, http.MethodPost, addr, auth, "/peer/v1/queue/"+topic+"/ack", url.Values{"group": {group}}, bytes.NewReader(raw))
 	if err != nil {
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			// The holder may be alive and still hold the records.

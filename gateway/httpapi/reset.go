@@ -90,11 +90,7 @@ func readResetRequest(w http.ResponseWriter, r *http.Request) (*kafka.Position, 
 // handed out and not yet committed are given back, never committed), and
 // the next GET joins again.
 func (s *server) resetOffsets(w http.ResponseWriter, r *http.Request) error {
-	topic, q, err := topicAndQuery(r)
-	if err != nil {
-		return err
-	}
-	group, err := parseGroup(q.Get("group"))
+	topic, group, err := topicAndGroup(r)
 	if err != nil {
 		return err
 	}
@@ -221,15 +217,7 @@ func (s *server) resumeGroup(reset *groupReset, paused []string) {
 // (see peerGroup). The group goes in the query, never in the path: a
 // group named "." or ".." would change the path.
 func (p *Peers) groupCall(ctx context.Context, addr string, reset *groupReset, action string) error {
-	u := url.URL{Scheme: "http", Host: addr, Path: "/peer/v1/group/" + action,
-		RawQuery: url.Values{"group": {reset.group}, "reset": {reset.id}}.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", reset.auth)
-	req.Header.Set(PeerTokenHeader, p.Token)
-	resp, err := p.client.Do(req)
+	resp, err := p.call(ctx, http.MethodPost, addr, reset.auth, "/peer/v1/group/"+action, url.Values{"group": {reset.group}, "reset": {reset.id}}, nil)
 	if err != nil {
 		return err
 	}

@@ -629,14 +629,7 @@ func nodeAddress(t *testing.T, c client.Client) string {
 // each partition in order, and no answer is empty while messages wait.
 func bothPodsServeOneGroup(t *testing.T, c client.Client, topic, user, password string) {
 	t.Helper()
-	pods := gatewayPods(t, c, "team-a", "my-app")
-	if len(pods) < 2 {
-		t.Fatalf("%d gateway pods, want 2", len(pods))
-	}
-	var eps []*endpoint
-	for _, p := range pods {
-		eps = append(eps, plainEndpoint(t, "http://"+p.Status.PodIP+":8080"))
-	}
+	pods, eps := podEndpoints(t, c)
 	prefix := "replicas-" + rand.Text() + "-"
 	var batch []string
 	for i := range 100 {
@@ -688,14 +681,7 @@ func bothPodsServeOneGroup(t *testing.T, c client.Client, topic, user, password 
 // accepted once, and none comes again.
 func queueAcrossPods(t *testing.T, c client.Client, topic, user, password string) {
 	t.Helper()
-	pods := gatewayPods(t, c, "team-a", "my-app")
-	if len(pods) < 2 {
-		t.Fatalf("%d gateway pods, want 2", len(pods))
-	}
-	var eps []*endpoint
-	for _, p := range pods {
-		eps = append(eps, plainEndpoint(t, "http://"+p.Status.PodIP+":8080"))
-	}
+	_, eps := podEndpoints(t, c)
 	prefix := "queue-" + rand.Text() + "-"
 	var batch []string
 	for i := range 40 {
@@ -752,6 +738,21 @@ func queueAcrossPods(t *testing.T, c client.Client, topic, user, password string
 		}
 	}
 	t.Logf("  %d records accepted once each, handed out by one pod and acknowledged through the other", len(accepted))
+}
+
+// podEndpoints are the sample's two gateway pods and their plain-HTTP
+// endpoints, each reached at its pod IP.
+func podEndpoints(t *testing.T, c client.Client) ([]corev1.Pod, []*endpoint) {
+	t.Helper()
+	pods := gatewayPods(t, c, "team-a", "my-app")
+	if len(pods) < 2 {
+		t.Fatalf("%d gateway pods, want 2", len(pods))
+	}
+	var eps []*endpoint
+	for _, p := range pods {
+		eps = append(eps, plainEndpoint(t, "http://"+p.Status.PodIP+":8080"))
+	}
+	return pods, eps
 }
 
 func gatewayPods(t *testing.T, c client.Client, namespace, app string) []corev1.Pod {
